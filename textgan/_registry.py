@@ -166,7 +166,7 @@ def create_model(name: str, pretrained: Optional[str] = None, **kwargs) -> nn.Mo
     entry = get_model_entrypoint(name)
     if pretrained is None:
         return entry(**kwargs)
-    from .hub import load_model_weights
+    from ._serialization import load_model_weights
 
     source = pretrained
     filename = None

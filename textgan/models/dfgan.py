@@ -75,6 +75,8 @@ class DFGANGenerator(_Configurable):
     Every affine is conditioned on ``cat(noise, sentence)``, noise first, as in the original.
     """
 
+    registry_name = "dfgan"
+
     def __init__(self, ngf: int = 32, nz: int = 100, cond_dim: int = 256, imsize: int = 256, ch_size: int = 3):
         super().__init__()
         self.config = dict(ngf=ngf, nz=nz, cond_dim=cond_dim, imsize=imsize, ch_size=ch_size)
@@ -101,6 +103,8 @@ class DFGANDiscriminator(_Configurable):
         ch_size: input channels.
     """
 
+    registry_name = "dfgan_discriminator"
+
     def __init__(self, ndf: int = 32, imsize: int = 256, ch_size: int = 3):
         super().__init__()
         self.config = dict(ndf=ndf, imsize=imsize, ch_size=ch_size)
@@ -116,6 +120,8 @@ class DFGANDiscriminator(_Configurable):
 
 class DFGANConditionHead(ConditionalLogitHead):
     """DF-GAN 2022 condition head (``NetC``): (features (B, 8·ndf, 4, 4), sentence) → logits (B, 1, 1, 1)."""
+
+    registry_name = "dfgan_condition_head"
 
     def __init__(self, ndf: int = 32, cond_dim: int = 256):
         super().__init__(8 * ndf, cond_dim, 2 * ndf)
@@ -167,6 +173,8 @@ class DFGAN2020Generator(_Configurable):
     Forward: ``(noise, sentence)`` → images (B, 3, 256, 256) in [-1, 1]; the affines see the sentence only.
     """
 
+    registry_name = "dfgan2020"
+
     def __init__(self, ngf: int = 32, nz: int = 100, cond_dim: int = 256, affine_hidden: int = 256):
         super().__init__()
         self.config = dict(ngf=ngf, nz=nz, cond_dim=cond_dim, affine_hidden=affine_hidden)
@@ -191,6 +199,8 @@ class DFGAN2020Discriminator(_Configurable):
     ``forward(images)`` returns the features, as the original; ``COND_DNET(features, sentence)`` (also
     :meth:`logits`) gives the matching logits.
     """
+
+    registry_name = "dfgan2020_discriminator"
 
     def __init__(self, ndf: int = 32, cond_dim: int = 256):
         super().__init__()
@@ -294,7 +304,7 @@ def dfgan2020_discriminator(*, ndf: int = 32, cond_dim: int = 256) -> DFGAN2020D
 
 
 _PARTS_2022 = {"dfgan": "model.safetensors", "dfgan_discriminator": "discriminator.safetensors",
-               "dfgan_condition_head": "condition_head.safetensors"}
+               "dfgan_condition_head": "condition_head.safetensors", "damsm_text_encoder": "text_encoder.safetensors"}
 
 register_pretrained(PretrainedTag(
     tag="dfgan-birds", family="dfgan", dataset="CUB-200-2011", resolution=256, text_encoder="damsm-birds",
@@ -330,7 +340,7 @@ for _dataset, _tag, _drive, _te in (
         paper="Tao et al., DF-GAN: Deep Fusion Generative Adversarial Networks for Text-to-Image Synthesis, arXiv 2020 (v1)",
         original_url=f"https://drive.google.com/file/d/{_drive}", original_filename="netG.pth",
         file_format="bare generator state dict", converter="dfgan2020", hub_id=f"textgan/dfgan2020-{_tag}",
-        parts={"dfgan2020": "model.safetensors"},
+        parts={"dfgan2020": "model.safetensors", "damsm_text_encoder": "text_encoder.safetensors"},
         text_encoder_url=f"https://drive.google.com/file/d/{_te} (AttnGAN DAMSM encoders)",
         metrics=((Metric("IS", 4.75, "StackGAN fine-tuned Inception, 30k samples (author, issue #3, nf=32)",
                          "tobran/DF-GAN issue #3"),) if _tag == "birds" else ()),

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .fusion import DFBlock
+from .fusion import DFBlock, _load
 
 __all__ = ["ResidualDownBlock", "FusionUpBlock", "ConditionalLogitHead"]
 
@@ -39,6 +39,13 @@ class ResidualDownBlock(nn.Module):
         if self.learned_shortcut or keep_unused_shortcut:
             self.conv_s = nn.Conv2d(in_channels, out_channels, 1, 1, 0)
         self.gamma = nn.Parameter(torch.zeros(1))
+
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix: str = "") -> "ResidualDownBlock":
+        """A block with its channel counts read off ``state_dict`` (``conv_r.0.weight``), weights loaded."""
+        out_ch, in_ch = state_dict[prefix + "conv_r.0.weight"].shape[:2]
+        return _load(cls(in_ch, out_ch, keep_unused_shortcut=prefix + "conv_s.weight" in state_dict),
+                     state_dict, prefix)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         res = self.conv_r(x)
@@ -74,6 +81,15 @@ class FusionUpBlock(nn.Module):
         if self.learnable_sc:
             self.c_sc = nn.Conv2d(in_channels, out_channels, 1, 1, 0)
 
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix: str = "", upsample: bool = True) -> "FusionUpBlock":
+        """A block with sizes read off ``state_dict`` (``c1.weight``, ``fuse1.affine0...``), weights loaded.
+        Whether it up-samples is not in the weights: pass ``upsample``."""
+        out_ch, in_ch = state_dict[prefix + "c1.weight"].shape[:2]
+        hidden, cond_dim = state_dict[prefix + "fuse1.affine0.fc_gamma.linear1.weight"].shape
+        default_hidden = hidden == in_ch and state_dict[prefix + "fuse2.affine0.fc_gamma.linear1.weight"].shape[0] == out_ch
+        return _load(cls(cond_dim, in_ch, out_ch, upsample, None if default_hidden else hidden), state_dict, prefix)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
@@ -104,6 +120,14 @@ class ConditionalLogitHead(nn.Module):
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(hidden_channels, 1, 4, 1, 0, bias=False),
         )
+
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix: str = "", in_channels: int = None) -> "ConditionalLogitHead":
+        """A head from ``joint_conv.{0,2}.weight``; the split of the input channels between features and
+        sentence is not in the weights, so give ``in_channels`` (default: 4 × hidden, DF-GAN 2022's 8·ndf)."""
+        hidden, total = state_dict[prefix + "joint_conv.0.weight"].shape[:2]
+        in_channels = 4 * hidden if in_channels is None else in_channels
+        return _load(cls(in_channels, total - in_channels, hidden), state_dict, prefix)
 
     def forward(self, features: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
         if features.shape[-2:] != (4, 4):

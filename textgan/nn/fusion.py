@@ -50,6 +50,13 @@ class Affine(nn.Module):
         self.fc_beta = _mlp(cond_dim, hidden_dim, num_features)
         self.reset_parameters()
 
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix: str = "") -> "Affine":
+        """An Affine with sizes read off ``state_dict`` (keys ``fc_gamma.linear1.weight``, ...), weights loaded."""
+        hidden, cond_dim = state_dict[prefix + "fc_gamma.linear1.weight"].shape
+        num_features = state_dict[prefix + "fc_gamma.linear2.weight"].shape[0]
+        return _load(cls(cond_dim, num_features, hidden), state_dict, prefix)
+
     def reset_parameters(self) -> None:
         """Identity initialisation of the output layers (the first layers keep PyTorch's default)."""
         nn.init.zeros_(self.fc_gamma.linear2.weight)
@@ -91,7 +98,21 @@ class DFBlock(nn.Module):
         self.affine0 = Affine(cond_dim, num_features, hidden_dim)
         self.affine1 = Affine(cond_dim, num_features, hidden_dim)
 
+    @classmethod
+    def from_state_dict(cls, state_dict, prefix: str = "") -> "DFBlock":
+        """A DFBlock with sizes read off ``state_dict`` (keys ``affine0.fc_gamma.linear1.weight``, ...)."""
+        hidden, cond_dim = state_dict[prefix + "affine0.fc_gamma.linear1.weight"].shape
+        num_features = state_dict[prefix + "affine0.fc_gamma.linear2.weight"].shape[0]
+        return _load(cls(cond_dim, num_features, hidden), state_dict, prefix)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # in place on fresh tensors only: the caller's x is never modified
         h = F.leaky_relu_(self.affine0(x, y), self.negative_slope)
         return F.leaky_relu_(self.affine1(h, y), self.negative_slope)
+
+
+def _load(module: nn.Module, state_dict, prefix: str) -> nn.Module:
+    from .._weights import load_strict
+
+    own = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    return load_strict(module, own, f"{type(module).__name__} weights").eval()

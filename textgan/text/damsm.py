@@ -35,6 +35,8 @@ class DAMSMTextEncoder(nn.Module):
     max(cap_lens)) with zeros after each caption's end, ``sent_emb`` (B, hidden_dim).
     """
 
+    registry_name = "damsm_text_encoder"
+
     def __init__(
         self,
         vocab_size: int,

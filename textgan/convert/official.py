@@ -1,0 +1,173 @@
+"""Converters from the authors' released PyTorch files to textgan modules.
+
+Each converter reads the file in the layout it was released in, finds the sub-state-dict of the module
+asked for, removes DataParallel prefixes, infers every size from the weights and loads strictly.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, Mapping, Union
+
+import torch
+import torch.nn as nn
+
+from .._weights import as_state_dict, build_from_state_dict, load_torch_file, strip_prefix
+from ..errors import ArchitectureMismatchError, CheckpointError
+from ..models import dfgan as _dfgan
+from ..models.damsm import text_encoder_config_from_state_dict
+from ..text.damsm import DAMSMTextEncoder
+
+__all__ = ["from_official", "official_kinds", "load_official_state_dict", "pipeline_from_official"]
+
+Checkpoint = Union[str, os.PathLike, Mapping[str, Any]]
+
+# DF-GAN 2022 training checkpoints: {'model': {'netG', 'netD', 'netC'}, 'optimizers': ..., 'epoch': ...}
+_DFGAN_PART = {"dfgan": "netG", "dfgan_discriminator": "netD", "dfgan_condition_head": "netC"}
+_CLASSES: Dict[str, Callable[..., nn.Module]] = {
+    "dfgan": _dfgan.DFGANGenerator,
+    "dfgan_discriminator": _dfgan.DFGANDiscriminator,
+    "dfgan_condition_head": _dfgan.DFGANConditionHead,
+    "dfgan2020": _dfgan.DFGAN2020Generator,
+    "dfgan2020_discriminator": _dfgan.DFGAN2020Discriminator,
+    "damsm_text_encoder": DAMSMTextEncoder,
+}
+_WHAT = {
+    "dfgan": "DF-GAN 2022 generator (NetG)",
+    "dfgan_discriminator": "DF-GAN 2022 discriminator (NetD)",
+    "dfgan_condition_head": "DF-GAN 2022 condition head (NetC)",
+    "dfgan2020": "DF-GAN 2020 generator (NetG)",
+    "dfgan2020_discriminator": "DF-GAN 2020 discriminator (NetD with COND_DNET)",
+    "damsm_text_encoder": "DAMSM text encoder (RNN_ENCODER)",
+}
+_HINTS = {
+    "dfgan": "DF-GAN 2022 files are code/saved_models/*/state_epoch_*.pth; a 2020 netG.pth needs kind 'dfgan2020'",
+    "dfgan2020": "DF-GAN 2020 files are models/*/netG.pth; a 2022 state_epoch_*.pth needs kind 'dfgan'",
+    "damsm_text_encoder": "the DAMSM files are text_encoder200.pth (birds) and text_encoder100.pth (coco)",
+}
+
+
+def official_kinds() -> list:
+    """The ``kind`` values :func:`from_official` accepts (registered model names)."""
+    return sorted(_CLASSES)
+
+
+def _source(checkpoint: Checkpoint, source: str = None) -> str:
+    if source is not None:
+        return source
+    return "<state dict>" if isinstance(checkpoint, Mapping) else os.fspath(checkpoint)
+
+
+def load_official_state_dict(kind: str, checkpoint: Checkpoint, *, source: str = None) -> Dict[str, torch.Tensor]:
+    """The prefix-free state dict of module ``kind`` inside an official file (or an already loaded object;
+    ``source`` then names it in error messages)."""
+    if kind not in _CLASSES:
+        raise ValueError(f"unknown kind {kind!r}; textgan.convert.official_kinds() lists: {', '.join(official_kinds())}")
+    obj = checkpoint if isinstance(checkpoint, Mapping) else load_torch_file(checkpoint)
+    source = _source(checkpoint, source)
+    what = _WHAT[kind]
+    if kind in _DFGAN_PART:
+        part = _DFGAN_PART[kind]
+        if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
+            models = obj["model"]
+            if part not in models:
+                raise CheckpointError(f"{source}: the checkpoint's 'model' entry has {sorted(models)}, not {part!r} for the {what}")
+            obj = models[part]
+        elif isinstance(obj, Mapping) and part in obj and isinstance(obj[part], Mapping):
+            obj = obj[part]
+    elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        obj = obj["state_dict"]
+    return strip_prefix(as_state_dict(obj, source, what))
+
+
+def from_official(kind: str, checkpoint: Checkpoint, *, dtype: torch.dtype = None, source: str = None) -> nn.Module:
+    """Build the textgan module for ``kind`` from an authors' file, sizes inferred from the weights.
+
+    Args:
+        kind: a registered model name: ``"dfgan"`` (2022 generator), ``"dfgan_discriminator"``,
+            ``"dfgan_condition_head"`` (all three read from the same ``state_epoch_*.pth``), ``"dfgan2020"``,
+            ``"dfgan2020_discriminator"``, ``"damsm_text_encoder"``.
+        checkpoint: path of the file as released (read with ``torch.load(weights_only=True)``), or the
+            object it holds (a state dict or the 2022 training dict).
+        dtype: cast floating-point weights (default: as stored).
+        source: the name error messages give an already loaded ``checkpoint``.
+
+    Returns the module in eval mode. A file of another architecture raises
+    :class:`textgan.errors.ArchitectureMismatchError` naming the keys at fault.
+    """
+    source = _source(checkpoint, source)
+    sd = load_official_state_dict(kind, checkpoint, source=source)
+    what = f"{source} as {_WHAT[kind]}"
+    hint = _HINTS.get(kind, _HINTS.get(kind.split("_")[0], ""))
+    try:
+        config = (text_encoder_config_from_state_dict(sd) if kind == "damsm_text_encoder"
+                  else _dfgan.config_from_state_dict(kind, sd))
+        cls = _CLASSES[kind]
+        return build_from_state_dict(cls, config, sd, what, hint, dtype)
+    except ArchitectureMismatchError as e:
+        if str(e).startswith(source):
+            raise
+        raise type(e)(f"{source}: {e}" + (f"\n  {hint}" if hint and hint not in str(e) else "")) from None
+    except ValueError as e:  # sizes that no model of this kind can have
+        raise ArchitectureMismatchError(f"{what}: {e}. {hint}") from e
+
+
+# families whose pipelines can be converted, with the modules that may sit in the generator's file
+_PIPELINE_PARTS = {
+    "dfgan": {"generator": "dfgan", "discriminator": "dfgan_discriminator", "condition_head": "dfgan_condition_head"},
+    "dfgan2020": {"generator": "dfgan2020"},
+}
+
+
+def pipeline_from_official(family: str, checkpoint: Union[str, os.PathLike], *, text_encoder: Union[str, os.PathLike],
+                           captions: Union[str, os.PathLike], tag: str = None, max_words: int = 18):
+    """A :class:`~textgan.pipelines.TextToImagePipeline` from the authors' files.
+
+    Args:
+        family: ``"dfgan"`` (2022 ``state_epoch_*.pth``) or ``"dfgan2020"`` (bare ``netG.pth``).
+        checkpoint: the generator's file as released.
+        text_encoder: the DAMSM ``text_encoder*.pth`` it was trained with.
+        captions: the ``captions.pickle`` / ``captions_DAMSM.pickle`` (or a ``vocab.json``) whose vocabulary
+            that text encoder uses.
+        tag: the pretrained tag these files are (``"dfgan-birds"``), recorded in config.json.
+    """
+    import hashlib
+
+    from ..pipelines import FAMILY_TRUNCATION, TextToImagePipeline
+    from ..text import Tokenizer, Vocabulary
+
+    if family not in _PIPELINE_PARTS:
+        raise ValueError(f"family must be one of {sorted(_PIPELINE_PARTS)}, got {family!r}")
+    obj = load_torch_file(checkpoint)
+    name = os.fspath(checkpoint)
+    modules = {"generator": from_official(_PIPELINE_PARTS[family]["generator"], obj, source=name)}
+    for part, kind in _PIPELINE_PARTS[family].items():
+        if part != "generator" and isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping) \
+                and _DFGAN_PART[kind] in obj["model"]:
+            modules[part] = from_official(kind, obj, source=name)
+    encoder = from_official("damsm_text_encoder", text_encoder)
+    vocab = Vocabulary.from_file(captions)
+    if len(vocab) != encoder.vocab_size:
+        from ..errors import VocabularyError
+
+        raise VocabularyError(
+            f"{captions} has {len(vocab)} words but {text_encoder} was trained with {encoder.vocab_size}: "
+            "pass the captions.pickle of the dataset this text encoder belongs to")
+    if modules["generator"].config.get("cond_dim") != encoder.hidden_dim:
+        raise ArchitectureMismatchError(
+            f"{checkpoint} expects {modules['generator'].config['cond_dim']}-d sentences but {text_encoder} gives "
+            f"{encoder.hidden_dim}-d ones: these files do not belong together")
+
+    def digest(path):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    source = {name: {"file": os.path.basename(os.fspath(p)), "sha256": digest(p)}
+              for name, p in (("checkpoint", checkpoint), ("text_encoder", text_encoder), ("captions", captions))}
+    source["converter"] = f"textgan.convert.pipeline_from_official({family!r})"
+    return TextToImagePipeline(
+        Tokenizer(vocab, max_words=max_words), encoder, modules["generator"], family=family,
+        truncation=FAMILY_TRUNCATION[family], discriminator=modules.get("discriminator"),
+        condition_head=modules.get("condition_head"), tag=tag, source=source)
