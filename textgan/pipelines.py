@@ -1,0 +1,275 @@
+"""Text-to-image pipelines: tokenizer → text encoder → generator, with reproducible noise.
+
+Follows diffusers' call conventions (``generator=``, ``num_images_per_prompt=``, ``output_type=``). The parts
+are plain attributes (``pipe.tokenizer``, ``pipe.text_encoder``, ``pipe.generator``) and keep the authors'
+call order, e.g. ``pipe.generator(noise, sentence_embedding)`` → images in [-1, 1].
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from . import _serialization as ser
+from ._noise import standard_normal, truncated_normal
+from .errors import EmptyPromptError, VocabularyError
+
+__all__ = ["TextToImagePipeline", "PipelineOutput", "load_pretrained"]
+
+# each family's noise: DF-GAN 2022 samples 0.88 × truncnorm(−2, 2); DF-GAN 2020 samples randn
+FAMILY_TRUNCATION = {"dfgan": 0.88, "dfgan2020": None}
+
+
+@dataclass
+class PipelineOutput:
+    """``images``: PIL images, an (N, H, W, C) float array in [0, 1], or an (N, C, H, W) tensor in [0, 1];
+    ``prompts``: the prompt of each image; ``noise``: the (N, nz) noise each image was made from."""
+
+    images: Any
+    prompts: List[str]
+    noise: torch.Tensor
+
+
+class TextToImagePipeline:
+    """A ready text-to-image model: ``pipe("a red bird", generator=torch.Generator().manual_seed(0)).images``.
+
+    Args:
+        tokenizer: a :class:`textgan.text.Tokenizer` (vocabulary and the authors' tokenisation rules).
+        text_encoder: module ``(ids, lengths) → (words, sentence)`` (the DAMSM encoder).
+        generator: module ``(noise, sentence) → images in [-1, 1]``.
+        family: registry family (``"dfgan"``, ``"dfgan2020"``), which fixes the default noise.
+        truncation: default noise: a float ``t`` samples ``t × truncnorm(−2, 2)``; ``None`` samples N(0, 1).
+        discriminator, condition_head: optional, kept so that ``save_pretrained`` writes them too.
+        tag: the pretrained tag this pipeline was converted for, if any.
+    """
+
+    def __init__(self, tokenizer, text_encoder: nn.Module, generator: nn.Module, *, family: str,
+                 truncation: Optional[float] = None, discriminator: Optional[nn.Module] = None,
+                 condition_head: Optional[nn.Module] = None, tag: Optional[str] = None,
+                 source: Optional[Dict[str, Any]] = None) -> None:
+        vocab_size = getattr(text_encoder, "vocab_size", None)
+        if vocab_size is not None and len(tokenizer.vocab) != vocab_size:
+            raise VocabularyError(
+                f"the vocabulary has {len(tokenizer.vocab)} words but the text encoder was trained with "
+                f"{vocab_size}: use the captions.pickle / vocab.json that belongs to this text encoder"
+            )
+        self.tokenizer = tokenizer
+        self.text_encoder = text_encoder.eval()
+        self.generator = generator.eval()
+        self._plain_generator = self.generator
+        self.discriminator, self.condition_head = discriminator, condition_head
+        self.family, self.truncation, self.tag, self.source = family, truncation, tag, dict(source or {})
+        self._progress_disabled = False
+
+    # ------------------------------------------------------------------ properties and device handling
+    @property
+    def device(self) -> torch.device:
+        return next(self._plain_generator.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self._plain_generator.parameters()).dtype
+
+    @property
+    def noise_dim(self) -> int:
+        return int(self._plain_generator.config["nz"])
+
+    def to(self, device=None, dtype: Optional[torch.dtype] = None) -> "TextToImagePipeline":
+        for name in ("text_encoder", "_plain_generator", "discriminator", "condition_head"):
+            module = getattr(self, name)
+            if module is not None:
+                module.to(device=device, dtype=dtype if name != "text_encoder" else None)
+        if self.generator is not self._plain_generator:  # an optimised copy is rebuilt for the new device
+            self.generator = self._plain_generator
+        return self
+
+    def set_progress_bar_config(self, disable: bool = False) -> None:
+        self._progress_disabled = disable
+
+    def optimize(self) -> "TextToImagePipeline":
+        """Replace ``pipe.generator`` by a faster inference-only equivalent (see textgan.optimize)."""
+        from .optimize import optimize_for_inference
+
+        self.generator = optimize_for_inference(self._plain_generator)
+        return self
+
+    # ------------------------------------------------------------------ the three steps
+    def encode_prompt(self, prompts: Union[str, Sequence[str]], batch_size: int = 64) -> torch.Tensor:
+        """Sentence embeddings (B, cond_dim), one per prompt; each prompt is encoded on its own merits."""
+        prompts = _as_prompt_list(prompts)
+        ids, lengths = self.tokenizer(prompts)
+        device = next(self.text_encoder.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(prompts), batch_size):
+                _, sent = self.text_encoder(ids[s:s + batch_size].to(device), lengths[s:s + batch_size])
+                out.append(sent)
+        return torch.cat(out)
+
+    def sample_noise(self, num_images: int, generator: Optional[torch.Generator] = None,
+                     truncation: Union[float, bool, None] = None) -> torch.Tensor:
+        """(num_images, nz) noise: row i depends only on the seed and i (never on batching or prompts)."""
+        rate = self._truncation(truncation)
+        shape = (num_images, self.noise_dim)
+        return standard_normal(shape, generator) if rate is None else truncated_normal(shape, generator, scale=rate)
+
+    def __call__(self, prompt: Union[str, Sequence[str]], num_images_per_prompt: int = 1,
+                 generator: Optional[torch.Generator] = None, truncation: Union[float, bool, None] = None,
+                 batch_size: int = 16, output_type: str = "pil", noise: Optional[torch.Tensor] = None,
+                 progress: Optional[bool] = None) -> PipelineOutput:
+        """Generate ``num_images_per_prompt`` images for each prompt.
+
+        Args:
+            prompt: a sentence or a list of sentences.
+            generator: the ``torch.Generator`` all noise is drawn from (a seed reproduces every image).
+            truncation: ``None``: the family's default; a float ``t``: ``t × truncnorm(−2, 2)``;
+                ``False``: untruncated N(0, 1).
+            batch_size: images per generator call; it changes speed and memory, never the images.
+            output_type: ``"pil"``, ``"np"`` (N, H, W, C) in [0, 1] or ``"pt"`` (N, C, H, W) in [0, 1].
+            noise: explicit (N, nz) noise instead of drawing it; N = prompts × num_images_per_prompt.
+            progress: show a progress bar (default: when there is more than one batch).
+        """
+        if output_type not in ("pil", "np", "pt"):
+            raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
+        if num_images_per_prompt < 1 or batch_size < 1:
+            raise ValueError("num_images_per_prompt and batch_size must be at least 1")
+        prompts = _as_prompt_list(prompt)
+        sentences = self.encode_prompt(prompts).repeat_interleave(num_images_per_prompt, 0)
+        total = sentences.shape[0]
+        if noise is None:
+            noise = self.sample_noise(total, generator, truncation)
+        elif tuple(noise.shape) != (total, self.noise_dim):
+            raise ValueError(f"noise must have shape ({total}, {self.noise_dim}), got {tuple(noise.shape)}")
+        device, dtype = self.device, self.dtype
+        batches = range(0, total, batch_size)
+        show = (len(batches) > 1) if progress is None else progress
+        if show and not self._progress_disabled:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="textgan", unit="batch")
+        chunks = []
+        with torch.inference_mode():
+            for s in batches:
+                z = noise[s:s + batch_size].to(device, dtype)
+                chunks.append(self.generator(z, sentences[s:s + batch_size].to(device, dtype)).float().cpu())
+        images = torch.cat(chunks).add_(1.0).mul_(0.5).clamp_(0.0, 1.0)
+        return PipelineOutput(_convert(images, output_type),
+                              [p for p in prompts for _ in range(num_images_per_prompt)], noise)
+
+    def _truncation(self, truncation: Union[float, bool, None]) -> Optional[float]:
+        if truncation is None:
+            return self.truncation
+        if truncation is False:
+            return None
+        if truncation is True:
+            return self.truncation if self.truncation is not None else 1.0
+        rate = float(truncation)
+        if rate <= 0:
+            raise ValueError(f"truncation must be a positive scale (or False for plain normal noise), got {truncation}")
+        return rate
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, folder: Union[str, os.PathLike], *, model_card: bool = True) -> Path:
+        """Write config.json, model.safetensors, text_encoder.safetensors, vocab.json (and a model card)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        components = {"generator": ser.save_component(self._plain_generator, folder, "generator"),
+                      "text_encoder": ser.save_component(self.text_encoder, folder, "text_encoder")}
+        for name in ("discriminator", "condition_head"):
+            module = getattr(self, name)
+            if module is not None:
+                components[name] = ser.save_component(module, folder, name)
+        self.tokenizer.vocab.save(folder / "vocab.json")
+        files = [c["file"] for c in components.values()] + ["vocab.json"]
+        if model_card:
+            from ._model_card import write_model_card
+
+            write_model_card(folder, self)
+            files.append("README.md")
+        ser.write_config(folder, {
+            "pipeline": type(self).__name__, "family": self.family, "tag": self.tag, "components": components,
+            "tokenizer": {"vocab": "vocab.json", "max_words": self.tokenizer.max_words},
+            "sampling": {"truncation": self.truncation}, "source": self.source, "files": files,
+        })
+        return folder
+
+    def push_to_hub(self, repo_id: str, **kwargs) -> str:
+        """Save to a temporary folder and upload it (``textgan.hub.push_to_hub`` arguments)."""
+        import tempfile
+
+        from .hub import push_to_hub
+
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save_pretrained(tmp)
+            return push_to_hub(tmp, repo_id, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: Union[str, os.PathLike], revision: Optional[str] = None,
+                        device=None, dtype: Optional[torch.dtype] = None) -> "TextToImagePipeline":
+        return load_pretrained(name_or_path, revision=revision, device=device, dtype=dtype)
+
+
+def load_pretrained(name_or_path: Union[str, os.PathLike], revision: Optional[str] = None, device=None,
+                    dtype: Optional[torch.dtype] = None, *, with_discriminator: bool = False) -> TextToImagePipeline:
+    """A ready pipeline from a pretrained tag (``"dfgan-birds"``), a local folder or ``"hf-hub:org/name"``.
+
+    Loading is strict: a missing or unexpected key, or a vocabulary of the wrong size, is an error.
+    """
+    from .hub import resolve_pretrained_dir
+    from .text import Tokenizer, Vocabulary
+
+    folder = resolve_pretrained_dir(name_or_path, revision=revision)
+    config = ser.read_config(folder)
+    components = config.get("components", {})
+    for needed in ("generator", "text_encoder"):
+        if needed not in components:
+            raise ser.CheckpointError(f"{folder / 'config.json'}: no {needed!r} component; convert the model again")
+    modules = {name: ser.load_component(folder, entry, name, dtype if name != "text_encoder" else None)
+               for name, entry in components.items()
+               if name in ("generator", "text_encoder") or with_discriminator}
+    tok_cfg = config.get("tokenizer", {})
+    vocab_path = folder / tok_cfg.get("vocab", "vocab.json")
+    vocab = Vocabulary.load(vocab_path)
+    if len(vocab) != modules["text_encoder"].vocab_size:
+        raise VocabularyError(
+            f"{vocab_path} has {len(vocab)} words but {folder / components['text_encoder']['file']} was trained "
+            f"with {modules['text_encoder'].vocab_size}: the vocabulary does not match the text encoder")
+    family = config.get("family", components["generator"]["model"])
+    pipe = TextToImagePipeline(
+        Tokenizer(vocab, max_words=int(tok_cfg.get("max_words", 18))), modules["text_encoder"],
+        modules["generator"], family=family, truncation=config.get("sampling", {}).get("truncation"),
+        discriminator=modules.get("discriminator"), condition_head=modules.get("condition_head"),
+        tag=config.get("tag"), source=config.get("source"),
+    )
+    return pipe.to(device) if device is not None else pipe
+
+
+def _as_prompt_list(prompt: Union[str, Sequence[str]]) -> List[str]:
+    if isinstance(prompt, str):
+        return [prompt]
+    prompts = list(prompt)
+    if not prompts:
+        raise EmptyPromptError("prompt: got an empty list of prompts; pass at least one sentence")
+    bad = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
+    if bad:
+        raise TypeError(f"prompt: entries {bad} are not strings")
+    return prompts
+
+
+def _convert(images: torch.Tensor, output_type: str):
+    if output_type == "pt":
+        return images
+    array = images.permute(0, 2, 3, 1).numpy()
+    if output_type == "np":
+        return array
+    from PIL import Image
+
+    # rounding (the 2020 code and SSA-GAN truncate with astype(uint8); DF-GAN 2022's save_image rounds)
+    pixels = np.rint(array * 255.0).astype(np.uint8)
+    return [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
