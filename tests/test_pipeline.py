@@ -139,3 +139,36 @@ def test_save_and_load_pretrained_round_trip(pipe, tmp_path):
     torch.testing.assert_close(_images(loaded, PROMPTS), _images(pipe, PROMPTS), atol=0, rtol=0)
     card = (tmp_path / "README.md").read_text()
     assert "library_name: textgan" in card and "dfgan" in card
+
+
+class _WordGenerator(torch.nn.Module):
+    """Stands in for a family that reads word features and draws extra noise (AttnGAN-like)."""
+
+    pipeline_inputs = ("noise", "sentence", "words", "word_mask", "extra_noise")
+    extra_noise_dim = 3
+    config = {"nz": 4}
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(4 + 8 + 8 + 3, 3 * 4 * 4)
+
+    def forward(self, noise, sentence, words, word_mask, extra):
+        keep = (~word_mask).unsqueeze(1).float()
+        mean_word = (words * keep).sum(-1) / keep.sum(-1)
+        x = self.proj(torch.cat([noise, sentence, mean_word, extra], 1)).view(-1, 3, 4, 4).tanh()
+        small = x[:, :, :2, :2]
+        return [small, x], {"attention": None}
+
+
+def test_generator_input_protocol_words_mask_and_extra_noise(pipe):
+    torch.manual_seed(0)
+    custom = textgan.TextToImagePipeline(pipe.tokenizer, pipe.text_encoder, _WordGenerator(), family="test",
+                                         truncation=None)
+    prompts = PROMPTS + ["a bird"]
+    ref = custom(prompts, generator=torch.Generator().manual_seed(2), output_type="pt", batch_size=64).images
+    assert ref.shape == (4, 3, 4, 4)  # the last (largest) stage
+    for bs in (1, 3):
+        got = custom(prompts, generator=torch.Generator().manual_seed(2), output_type="pt", batch_size=bs).images
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
+    other = custom(["a bird", prompts[1]], generator=torch.Generator().manual_seed(2), output_type="pt").images
+    torch.testing.assert_close(other[1], ref[1], atol=1e-5, rtol=0)

@@ -11,7 +11,26 @@ from typing import Optional
 
 import torch
 
-__all__ = ["standard_normal", "truncated_normal"]
+__all__ = ["standard_normal", "truncated_normal", "uniform", "normal_from_uniform", "truncated_from_uniform"]
+
+
+def uniform(shape, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """U(0, 1) in float64, drawn element by element (so a row never depends on how many rows follow)."""
+    return _uniform(shape, generator)
+
+
+def normal_from_uniform(u: torch.Tensor) -> torch.Tensor:
+    """Map U(0, 1) draws to N(0, 1) (inverse CDF), float32."""
+    return _ndtri(u.clamp(1e-12, 1 - 1e-12)).float()
+
+
+def truncated_from_uniform(u: torch.Tensor, low: float = -2.0, high: float = 2.0, scale: float = 1.0) -> torch.Tensor:
+    """Map U(0, 1) draws to ``scale ×`` N(0, 1) truncated to [low, high] (inverse CDF), float32."""
+    if not low < high:
+        raise ValueError(f"truncation bounds must satisfy low < high, got [{low}, {high}]")
+    cdf = lambda x: 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))  # noqa: E731
+    lo, hi = cdf(low), cdf(high)
+    return (scale * _ndtri(lo + (hi - lo) * u).clamp_(low, high)).float()
 
 
 def _uniform(shape, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -25,8 +44,7 @@ def _ndtri(p: torch.Tensor) -> torch.Tensor:
 
 def standard_normal(shape, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """N(0, 1) samples, float32."""
-    u = _uniform(shape, generator).clamp_(1e-12, 1 - 1e-12)
-    return _ndtri(u).float()
+    return normal_from_uniform(_uniform(shape, generator))
 
 
 def truncated_normal(shape, generator: Optional[torch.Generator] = None, low: float = -2.0, high: float = 2.0,
@@ -35,9 +53,4 @@ def truncated_normal(shape, generator: Optional[torch.Generator] = None, low: fl
 
     Same distribution as ``scipy.stats.truncnorm(low, high)`` (inverse-CDF method), without scipy.
     """
-    if not low < high:
-        raise ValueError(f"truncation bounds must satisfy low < high, got [{low}, {high}]")
-    cdf = lambda x: 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))  # noqa: E731
-    lo, hi = cdf(low), cdf(high)
-    u = lo + (hi - lo) * _uniform(shape, generator)
-    return (scale * _ndtri(u).clamp_(low, high)).float()
+    return truncated_from_uniform(_uniform(shape, generator), low, high, scale)

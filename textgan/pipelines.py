@@ -3,6 +3,19 @@
 Follows diffusers' call conventions (``generator=``, ``num_images_per_prompt=``, ``output_type=``). The parts
 are plain attributes (``pipe.tokenizer``, ``pipe.text_encoder``, ``pipe.generator``) and keep the authors'
 call order, e.g. ``pipe.generator(noise, sentence_embedding)`` → images in [-1, 1].
+
+How a family's generator is called is declared on its class, so new families need no pipeline code:
+
+* ``pipeline_inputs``: names of the positional arguments, from ``"noise"`` (N, nz), ``"sentence"`` (N, D),
+  ``"words"`` (N, D, T) word features padded to the longest prompt of the batch, ``"word_mask"`` (N, T),
+  True at padding, and ``"extra_noise"`` (N, extra_noise_dim) standard normal draws (e.g. the
+  conditioning-augmentation ε). Default ``("noise", "sentence")``.
+* ``extra_noise_dim``: width of ``"extra_noise"`` (default 0).
+* The output is the image batch, or a tuple/list whose first item is; if that item is itself a list
+  (multi-stage generators) its last entry, the largest image, is used.
+
+All draws for image i come from one row of uniforms taken from the caller's ``torch.Generator`` at row i, so
+an image depends only on the seed, its position and its prompt.
 """
 from __future__ import annotations
 
@@ -17,7 +30,7 @@ import torch
 import torch.nn as nn
 
 from . import _serialization as ser
-from ._noise import standard_normal, truncated_normal
+from ._noise import normal_from_uniform, truncated_from_uniform, uniform
 from .errors import EmptyPromptError, VocabularyError
 
 __all__ = ["TextToImagePipeline", "PipelineOutput", "load_pretrained"]
@@ -54,9 +67,10 @@ class TextToImagePipeline:
                  condition_head: Optional[nn.Module] = None, tag: Optional[str] = None,
                  source: Optional[Dict[str, Any]] = None) -> None:
         vocab_size = getattr(text_encoder, "vocab_size", None)
-        if vocab_size is not None and len(tokenizer.vocab) != vocab_size:
+        tokens = getattr(tokenizer, "vocab_size", None)
+        if vocab_size is not None and tokens is not None and tokens != vocab_size:
             raise VocabularyError(
-                f"the vocabulary has {len(tokenizer.vocab)} words but the text encoder was trained with "
+                f"the vocabulary has {tokens} words but the text encoder was trained with "
                 f"{vocab_size}: use the captions.pickle / vocab.json that belongs to this text encoder"
             )
         self.tokenizer = tokenizer
@@ -101,23 +115,32 @@ class TextToImagePipeline:
 
     # ------------------------------------------------------------------ the three steps
     def encode_prompt(self, prompts: Union[str, Sequence[str]], batch_size: int = 64) -> torch.Tensor:
-        """Sentence embeddings (B, cond_dim), one per prompt; each prompt is encoded on its own merits."""
-        prompts = _as_prompt_list(prompts)
+        """Sentence embeddings (B, D), one per prompt, in the prompts' order."""
+        return self._encode(_as_prompt_list(prompts), batch_size, with_words=False)[0]
+
+    def _encode(self, prompts: List[str], batch_size: int, with_words: bool):
         ids, lengths = self.tokenizer(prompts)
         device = next(self.text_encoder.parameters()).device
-        out = []
+        sentences, words = [], []
         with torch.inference_mode():
             for s in range(0, len(prompts), batch_size):
-                _, sent = self.text_encoder(ids[s:s + batch_size].to(device), lengths[s:s + batch_size])
-                out.append(sent)
-        return torch.cat(out)
+                w, sent = self.text_encoder(ids[s:s + batch_size].to(device), lengths[s:s + batch_size])
+                sentences.append(sent)
+                if with_words:  # each prompt's own words, trimmed to its length
+                    words += [w[i, :, : int(n)] for i, n in enumerate(lengths[s:s + batch_size])]
+        return torch.cat(sentences), words
 
     def sample_noise(self, num_images: int, generator: Optional[torch.Generator] = None,
                      truncation: Union[float, bool, None] = None) -> torch.Tensor:
         """(num_images, nz) noise: row i depends only on the seed and i (never on batching or prompts)."""
+        return self._draw(num_images, generator, truncation)[0]
+
+    def _draw(self, num_images: int, generator: Optional[torch.Generator], truncation):
         rate = self._truncation(truncation)
-        shape = (num_images, self.noise_dim)
-        return standard_normal(shape, generator) if rate is None else truncated_normal(shape, generator, scale=rate)
+        nz, extra = self.noise_dim, int(getattr(self._plain_generator, "extra_noise_dim", 0))
+        u = uniform((num_images, nz + extra), generator)  # one row of uniforms per image
+        noise = normal_from_uniform(u[:, :nz]) if rate is None else truncated_from_uniform(u[:, :nz], scale=rate)
+        return noise, normal_from_uniform(u[:, nz:])
 
     def __call__(self, prompt: Union[str, Sequence[str]], num_images_per_prompt: int = 1,
                  generator: Optional[torch.Generator] = None, truncation: Union[float, bool, None] = None,
@@ -140,10 +163,15 @@ class TextToImagePipeline:
         if num_images_per_prompt < 1 or batch_size < 1:
             raise ValueError("num_images_per_prompt and batch_size must be at least 1")
         prompts = _as_prompt_list(prompt)
-        sentences = self.encode_prompt(prompts).repeat_interleave(num_images_per_prompt, 0)
+        inputs = getattr(self._plain_generator, "pipeline_inputs", ("noise", "sentence"))
+        with_words = "words" in inputs or "word_mask" in inputs
+        sentences, words = self._encode(prompts, 64, with_words)
+        sentences = sentences.repeat_interleave(num_images_per_prompt, 0)
+        owner = [i for i in range(len(prompts)) for _ in range(num_images_per_prompt)]
         total = sentences.shape[0]
+        drawn, extra = self._draw(total, generator, truncation)
         if noise is None:
-            noise = self.sample_noise(total, generator, truncation)
+            noise = drawn
         elif tuple(noise.shape) != (total, self.noise_dim):
             raise ValueError(f"noise must have shape ({total}, {self.noise_dim}), got {tuple(noise.shape)}")
         device, dtype = self.device, self.dtype
@@ -156,11 +184,29 @@ class TextToImagePipeline:
         chunks = []
         with torch.inference_mode():
             for s in batches:
-                z = noise[s:s + batch_size].to(device, dtype)
-                chunks.append(self.generator(z, sentences[s:s + batch_size].to(device, dtype)).float().cpu())
+                sl = slice(s, s + batch_size)
+                args = self._generator_args(inputs, noise[sl], sentences[sl], [words[i] for i in owner[sl]]
+                                            if with_words else None, extra[sl], device, dtype)
+                chunks.append(_image_output(self.generator(*args)).float().cpu())
         images = torch.cat(chunks).add_(1.0).mul_(0.5).clamp_(0.0, 1.0)
         return PipelineOutput(_convert(images, output_type),
                               [p for p in prompts for _ in range(num_images_per_prompt)], noise)
+
+    @staticmethod
+    def _generator_args(inputs, noise, sentences, words, extra, device, dtype) -> list:
+        available = {"noise": noise, "sentence": sentences, "extra_noise": extra}
+        if words is not None:
+            longest = max(w.shape[-1] for w in words)
+            padded = sentences.new_zeros(len(words), words[0].shape[0], longest)
+            mask = torch.ones(len(words), longest, dtype=torch.bool)
+            for i, w in enumerate(words):
+                padded[i, :, : w.shape[-1]] = w
+                mask[i, : w.shape[-1]] = False
+            available.update(words=padded, word_mask=mask)
+        unknown = [name for name in inputs if name not in available]
+        if unknown:
+            raise TypeError(f"generator declares pipeline_inputs {unknown} that the pipeline does not provide")
+        return [available[name].to(device, dtype if available[name].is_floating_point() else None) for name in inputs]
 
     def _truncation(self, truncation: Union[float, bool, None]) -> Optional[float]:
         if truncation is None:
@@ -185,8 +231,8 @@ class TextToImagePipeline:
             module = getattr(self, name)
             if module is not None:
                 components[name] = ser.save_component(module, folder, name)
-        self.tokenizer.vocab.save(folder / "vocab.json")
-        files = [c["file"] for c in components.values()] + ["vocab.json"]
+        tokenizer = self.tokenizer.save_pretrained(folder)
+        files = [c["file"] for c in components.values()] + list(tokenizer.pop("files", []))
         if model_card:
             from ._model_card import write_model_card
 
@@ -194,7 +240,7 @@ class TextToImagePipeline:
             files.append("README.md")
         ser.write_config(folder, {
             "pipeline": type(self).__name__, "family": self.family, "tag": self.tag, "components": components,
-            "tokenizer": {"vocab": "vocab.json", "max_words": self.tokenizer.max_words},
+            "tokenizer": tokenizer,
             "sampling": {"truncation": self.truncation}, "source": self.source, "files": files,
         })
         return folder
@@ -222,7 +268,7 @@ def load_pretrained(name_or_path: Union[str, os.PathLike], revision: Optional[st
     Loading is strict: a missing or unexpected key, or a vocabulary of the wrong size, is an error.
     """
     from .hub import resolve_pretrained_dir
-    from .text import Tokenizer, Vocabulary
+    from .text import TOKENIZER_TYPES
 
     folder = resolve_pretrained_dir(name_or_path, revision=revision)
     config = ser.read_config(folder)
@@ -234,15 +280,19 @@ def load_pretrained(name_or_path: Union[str, os.PathLike], revision: Optional[st
                for name, entry in components.items()
                if name in ("generator", "text_encoder") or with_discriminator}
     tok_cfg = config.get("tokenizer", {})
-    vocab_path = folder / tok_cfg.get("vocab", "vocab.json")
-    vocab = Vocabulary.load(vocab_path)
-    if len(vocab) != modules["text_encoder"].vocab_size:
+    kind = tok_cfg.get("type", "words")
+    if kind not in TOKENIZER_TYPES:
+        raise ser.CheckpointError(f"{folder / 'config.json'}: unknown tokenizer type {kind!r}; upgrade textgan")
+    tokenizer = TOKENIZER_TYPES[kind].from_pretrained(folder, tok_cfg)
+    encoder_words = getattr(modules["text_encoder"], "vocab_size", None)
+    if encoder_words is not None and getattr(tokenizer, "vocab_size", encoder_words) != encoder_words:
         raise VocabularyError(
-            f"{vocab_path} has {len(vocab)} words but {folder / components['text_encoder']['file']} was trained "
-            f"with {modules['text_encoder'].vocab_size}: the vocabulary does not match the text encoder")
+            f"{folder / tok_cfg.get('vocab', 'vocab.json')} has {tokenizer.vocab_size} words but "
+            f"{folder / components['text_encoder']['file']} was trained with {encoder_words}: the vocabulary "
+            "does not match the text encoder")
     family = config.get("family", components["generator"]["model"])
     pipe = TextToImagePipeline(
-        Tokenizer(vocab, max_words=int(tok_cfg.get("max_words", 18))), modules["text_encoder"],
+        tokenizer, modules["text_encoder"],
         modules["generator"], family=family, truncation=config.get("sampling", {}).get("truncation"),
         discriminator=modules.get("discriminator"), condition_head=modules.get("condition_head"),
         tag=config.get("tag"), source=config.get("source"),
@@ -260,6 +310,14 @@ def _as_prompt_list(prompt: Union[str, Sequence[str]]) -> List[str]:
     if bad:
         raise TypeError(f"prompt: entries {bad} are not strings")
     return prompts
+
+
+def _image_output(out):
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+        if isinstance(out, (tuple, list)):
+            out = out[-1]
+    return out
 
 
 def _convert(images: torch.Tensor, output_type: str):

@@ -2,4 +2,7 @@
 from .damsm import DAMSMTextEncoder
 from .vocab import Tokenizer, Vocabulary, load_captions_pickle
 
-__all__ = ["Vocabulary", "Tokenizer", "DAMSMTextEncoder", "load_captions_pickle"]
+# tokenizer classes by the "type" of their config.json entry (families add theirs here)
+TOKENIZER_TYPES = {Tokenizer.type_name: Tokenizer}
+
+__all__ = ["Vocabulary", "Tokenizer", "DAMSMTextEncoder", "load_captions_pickle", "TOKENIZER_TYPES"]

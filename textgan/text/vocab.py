@@ -338,6 +338,21 @@ class Tokenizer:
         """A tokenizer over :meth:`Vocabulary.from_file` ``(path)``; ``kwargs`` go to the constructor."""
         return cls(Vocabulary.from_file(path), **kwargs)
 
+    # how pipelines store this tokenizer (config.json "tokenizer" entry + the files it names)
+    type_name = "words"
+
+    def save_pretrained(self, folder: PathLike) -> Dict[str, Any]:
+        """Write ``vocab.json`` into ``folder``; returns the config.json entry that :meth:`from_pretrained` reads."""
+        self.vocab.save(Path(folder) / VOCAB_FILENAME)
+        return {"type": self.type_name, "vocab": VOCAB_FILENAME, "max_words": self.max_words,
+                "lowercase": self.lowercase, "files": [VOCAB_FILENAME]}
+
+    @classmethod
+    def from_pretrained(cls, folder: PathLike, entry: Mapping[str, Any]) -> "Tokenizer":
+        """Inverse of :meth:`save_pretrained`."""
+        vocab = Vocabulary.load(Path(folder) / entry.get("vocab", VOCAB_FILENAME))
+        return cls(vocab, max_words=entry.get("max_words", 18), lowercase=entry.get("lowercase", True))
+
     @property
     def pad_id(self) -> int:
         """The padding id (0)."""
