@@ -50,7 +50,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_convert(args: argparse.Namespace) -> int:
+def _convert_pipeline(args: argparse.Namespace) -> int:
     from .convert import pipeline_from_official
 
     pipe = pipeline_from_official(args.family, args.checkpoint, text_encoder=args.text_encoder,
@@ -58,6 +58,23 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     folder = pipe.save_pretrained(args.output)
     print(f"wrote {folder} (load it with textgan.load_pretrained({str(folder)!r}) or --model {folder})")
     return 0
+
+
+def _pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="the generator file as released")
+    p.add_argument("--text-encoder", required=True, help="the DAMSM text_encoder*.pth it was trained with")
+    p.add_argument("--captions", required=True, help="captions.pickle / captions_DAMSM.pickle (or vocab.json)")
+    p.add_argument("--tag", default=None, help="pretrained tag these files are, e.g. dfgan-birds")
+    p.add_argument("-o", "--output", required=True, help="folder to write")
+
+
+# `textgan convert KIND ...`: kind -> (help, add_arguments(parser), run(args) -> exit code)
+CONVERT_COMMANDS = {
+    "dfgan": ("DF-GAN 2022 state_epoch_*.pth + DAMSM text encoder -> textgan folder",
+              _pipeline_arguments, _convert_pipeline),
+    "dfgan2020": ("DF-GAN 2020 netG.pth + DAMSM text encoder -> textgan folder",
+                  _pipeline_arguments, _convert_pipeline),
+}
 
 
 def _truncation(value: str):
@@ -93,13 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("convert", help="convert the authors' files into a textgan folder")
-    p.add_argument("family", choices=["dfgan", "dfgan2020"])
-    p.add_argument("checkpoint", help="the generator file as released (state_epoch_*.pth / netG.pth)")
-    p.add_argument("--text-encoder", required=True, help="the DAMSM text_encoder*.pth")
-    p.add_argument("--captions", required=True, help="captions.pickle / captions_DAMSM.pickle (or vocab.json)")
-    p.add_argument("--tag", default=None, help="pretrained tag these files are, e.g. dfgan-birds")
-    p.add_argument("-o", "--output", required=True, help="folder to write")
-    p.set_defaults(func=_cmd_convert)
+    kinds = p.add_subparsers(dest="family", required=True, metavar="KIND")
+    for kind, (text, add_arguments, run) in CONVERT_COMMANDS.items():
+        k = kinds.add_parser(kind, help=text, description=text)
+        add_arguments(k)
+        k.set_defaults(func=run)
     return parser
 
 

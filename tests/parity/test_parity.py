@@ -15,9 +15,10 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _paths import PARITY_DIR  # noqa: E402
 
-import textgan  # noqa: E402
-from textgan.convert import from_official  # noqa: E402
-from textgan.nn import Affine, ConditionalLogitHead, FusionUpBlock  # noqa: E402
+
+# An adapter is ``fn(state, inputs, meta) -> {output name: tensor}``: it builds the module from ``state`` (the
+# official state dict) through textgan's public converters and runs it on ``inputs``; ``meta`` is the
+# fixture's JSON, for configuration the weights cannot tell (e.g. whether a block up-samples).
 
 # prefixes of families whose issues are still open: expected to fail (with NotImplementedError) until they land
 NOT_YET_IMPLEMENTED = {
@@ -30,53 +31,24 @@ NOT_YET_IMPLEMENTED = {
 }
 
 
-def _generator(kind):
-    def run(state, inputs, meta):
-        net = from_official(kind, state)
-        return {"img": net(inputs["noise"], inputs["sent_emb"])}
-    return run
+def _load_adapters():
+    """Every ``ADAPTERS`` dict of the modules in ``adapters/`` (one module per family), merged."""
+    import importlib
+    import pkgutil
+
+    folder = Path(__file__).resolve().parent / "adapters"
+    found = {}
+    for info in pkgutil.iter_modules([str(folder)]):
+        spec = importlib.util.spec_from_file_location(f"parity_adapters_{info.name}", folder / f"{info.name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        clash = set(found) & set(module.ADAPTERS)
+        assert not clash, f"adapters defined twice: {clash}"
+        found.update(module.ADAPTERS)
+    return found
 
 
-def _dfgan_D(state, inputs, meta):
-    return {"features": from_official("dfgan_discriminator", state)(inputs["img"])}
-
-
-def _dfgan_C(state, inputs, meta):
-    return {"logits": from_official("dfgan_condition_head", state)(inputs["features"], inputs["sent_emb"])}
-
-
-def _dfgan2020_D(state, inputs, meta):
-    net = from_official("dfgan2020_discriminator", state)
-    features = net(inputs["img"])
-    return {"features": features, "logits": net.COND_DNET(features, inputs["sent_emb"])}
-
-
-def _dfgan_affine(state, inputs, meta):
-    return {"out": Affine.from_state_dict(state)(inputs["x"], inputs["y"])}
-
-
-def _dfgan_gblock(state, inputs, meta):
-    upsample = bool(meta.get("config_used", {}).get("upsample", True))
-    return {"out": FusionUpBlock.from_state_dict(state, upsample=upsample)(inputs["x"], inputs["y"])}
-
-
-def _damsm_text(state, inputs, meta):
-    net = from_official("damsm_text_encoder", state)
-    hidden = (inputs["hidden_h0"], inputs["hidden_c0"]) if "hidden_h0" in inputs else None
-    words, sent = net(inputs["captions"], inputs["cap_lens"], hidden)
-    return {"words_emb": words, "sent_emb": sent}
-
-
-ADAPTERS = {
-    "dfgan_G": _generator("dfgan"),
-    "dfgan_D": _dfgan_D,
-    "dfgan_C": _dfgan_C,
-    "dfgan_affine": _dfgan_affine,
-    "dfgan_gblock": _dfgan_gblock,
-    "dfgan2020_G": _generator("dfgan2020"),
-    "dfgan2020_D": _dfgan2020_D,
-    "attngan_rnn_encoder": _damsm_text,
-}
+ADAPTERS = _load_adapters()
 
 
 # more fixtures made with the authors' code at other widths, sizes and batch sizes (see its README)
