@@ -56,5 +56,9 @@ def test_missing_repository_and_cold_offline_cache(fake_hub, monkeypatch):
     with pytest.raises(textgan.errors.PretrainedNotFoundError, match="org/absent"):
         textgan.load_pretrained("hf-hub:org/absent")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(textgan.errors.PretrainedNotFoundError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(textgan.errors.PretrainedNotFoundError, match="HF_HUB_OFFLINE") as info:
         textgan.load_pretrained("dfgan-coco")
+    # and it says where the authors' own file is and how to convert it
+    assert "state_epoch_290.pth" in str(info.value) and "textgan convert dfgan" in str(info.value)
+    with pytest.raises(textgan.errors.PretrainedNotFoundError, match="netG.pth"):
+        textgan.create_model("dfgan2020", pretrained=True)

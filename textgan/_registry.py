@@ -160,19 +160,25 @@ def _resolve_tag(name: str, pretrained: str) -> PretrainedTag:
     )
 
 
-def create_model(name: str, pretrained: Optional[str] = None, **kwargs) -> nn.Module:
+def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
     """Build a registered model; with ``pretrained`` (a tag, a short name, a local directory or
-    ``"hf-hub:org/name"``) its weights are loaded strictly and the sizes come from the weights' config."""
+    ``"hf-hub:org/name"``; ``True`` for the first tag that provides it) its weights are loaded strictly and
+    the sizes come from the weights' config."""
     entry = get_model_entrypoint(name)
-    if pretrained is None:
+    if pretrained is None or pretrained is False:
         return entry(**kwargs)
+    if pretrained is True:
+        tags = [t.tag for t in _PRETRAINED.values() if name in t.parts]
+        if not tags:
+            raise UnknownModelError(f"model {name!r} has no pretrained weights registered")
+        pretrained = tags[0]
     from ._serialization import load_model_weights
 
     source = pretrained
     filename = None
     if not _looks_like_location(pretrained):
         tag = _resolve_tag(name, pretrained)
-        source, filename = "hf-hub:" + tag.hub_id, tag.parts[name]
+        source, filename = tag.tag, tag.parts[name]  # resolved to its Hub repository by textgan.hub
     return load_model_weights(name, source, filename=filename, **kwargs)
 
 

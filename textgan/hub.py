@@ -78,7 +78,14 @@ def resolve_pretrained_dir(
         tag = get_pretrained(name)
     except UnknownModelError:
         raise UnknownModelError(_unknown_name_message(name)) from None
-    return _snapshot_from_hub(tag.hub_id, revision, cache_dir, force_download, source=name)
+    try:
+        return _snapshot_from_hub(tag.hub_id, revision, cache_dir, force_download, source=name)
+    except PretrainedNotFoundError as e:
+        # the converted weights are not reachable: say where the authors' own file is and how to convert it
+        raise PretrainedNotFoundError(
+            f"{e}\n  The authors released {tag.tag} as {tag.original_filename} ({tag.original_url}); "
+            f"`textgan convert {tag.converter} {tag.original_filename} ...` makes a local folder from it "
+            "(see docs/quickstart.md)") from e.__cause__
 
 
 def _unknown_name_message(name: str) -> str:
