@@ -19,3 +19,4 @@ __all__ = [
     "load_pretrained", "save_model", "TextToImagePipeline", "PipelineOutput", "dfgan", "dfgan2020", "damsm_text_encoder",
     "convert", "errors", "nn",
 ]
+from .edit_pipeline import TextGuidedEditPipeline; __all__ += ["TextGuidedEditPipeline"]  # noqa: E402,E702

@@ -68,12 +68,148 @@ def _pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="folder to write")
 
 
+def _attngan_arguments(p: argparse.ArgumentParser) -> None:
+    _pipeline_arguments(p)
+    p.add_argument("--mask-broadcast", choices=("per_sample", "official"), default="per_sample",
+                   help="word-attention mask: per_sample (default; batch-invariant images) or the authors' official "
+                        "broadcast, under which an image depends on the other prompts of its batch")
+
+
+def _convert_attngan(args: argparse.Namespace) -> int:
+    from .convert.official import attngan_pipeline_from_official
+
+    pipe = attngan_pipeline_from_official(args.checkpoint, text_encoder=args.text_encoder, captions=args.captions,
+                                          tag=args.tag, mask_broadcast=args.mask_broadcast)
+    folder = pipe.save_pretrained(args.output)
+    print(f"wrote {folder} (load it with textgan.load_pretrained({str(folder)!r}) or --model {folder})")
+    return 0
+
+
+def _sisgan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="the generator file as released: models/birds.pth or models/flowers.pth")
+    p.add_argument("--text-embedding", required=True,
+                   help="the visual-semantic embedding it was trained with: models/text_embedding_{birds,flowers}.pth")
+    p.add_argument("--word-vectors", required=True, help="the fastText model (wiki.en.bin), a .vec file or textgan "
+                   "word vectors; copied into the folder (memory-mapped when used)")
+    p.add_argument("--discriminator", default=None, help="optional Discriminator state dict of a training run")
+    p.add_argument("--image-size", type=int, default=64, help="model-side size in px (64, as trained)")
+    p.add_argument("--resize-mode", choices=("crop", "stretch"), default="crop",
+                   help="crop: the original test.py (scale, centre crop, paste the edit back); stretch: whole image")
+    p.add_argument("--tag", default=None, help="pretrained tag these files are, e.g. sisgan-birds")
+    p.add_argument("-o", "--output", required=True, help="folder to write")
+
+
+def _convert_sisgan(args: argparse.Namespace) -> int:
+    from .edit_pipeline import TextGuidedEditPipeline
+
+    pipe = TextGuidedEditPipeline.from_official(
+        args.checkpoint, text_embedding=args.text_embedding, word_vectors=args.word_vectors,
+        discriminator=args.discriminator, tag=args.tag, image_size=args.image_size, resize_mode=args.resize_mode)
+    folder = pipe.save_pretrained(args.output)
+    print(f"wrote {folder} (use it with `textgan edit IMAGE SENTENCE --model {folder} -o OUT`)")
+    return 0
+
+
+def _edit_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="the image to edit (any format PIL reads; converted to RGB)")
+    p.add_argument("prompts", nargs="+", metavar="SENTENCE", help="what the edited image should show")
+    p.add_argument("--model", required=True, help="SISGAN folder (textgan convert sisgan), tag or hf-hub:org/name")
+    p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="an image file (one sentence) or a folder")
+    p.add_argument("--resize-mode", choices=("crop", "stretch"), default=None, help="default: the model's")
+    p.add_argument("--device", default=None)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _cmd_edit(args: argparse.Namespace) -> int:
+    import torch
+
+    import textgan
+    from .edit_pipeline import TextGuidedEditPipeline
+
+    pipe = textgan.load_pretrained(args.model, revision=args.revision, device=args.device)
+    if not isinstance(pipe, TextGuidedEditPipeline):
+        raise ValueError(f"--model {args.model}: a {type(pipe).__name__}, not an image-editing model; "
+                         "`textgan generate` makes images from sentences")
+    out = pipe(args.image, args.prompts, generator=torch.Generator().manual_seed(args.seed),
+               resize_mode=args.resize_mode, progress=not args.quiet)
+    target = Path(args.output)
+    if len(out.images) == 1 and target.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        paths = [target]
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        paths = [target / f"{i:03d}.png" for i in range(len(out.images))]
+    for image, path in zip(out.images, paths):
+        image.save(path)
+        if not args.quiet:
+            print(path)
+    return 0
+
+
+def _tf_inspect_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="TF checkpoint: prefix, .index, V1 file, or a folder with a 'checkpoint' file")
+    p.add_argument("--tensor", default=None, help="also print the values of this tensor")
+    p.add_argument("--no-verify", action="store_true", help="skip the CRC-32C checks")
+
+
+def _tf_inspect(args: argparse.Namespace) -> int:
+    from .convert.tf import inspect_checkpoint
+
+    return inspect_checkpoint(args.checkpoint, tensor=args.tensor, verify=not args.no_verify)
+
+
+def _reed_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="the .t7 file as released (or a PyTorch port's .pth)")
+    p.add_argument("-o", "--output", required=True, help="folder to write")
+
+
+def _gan_int_cls_arguments(p: argparse.ArgumentParser) -> None:
+    _reed_arguments(p)
+    p.add_argument("--text-encoder", help="the char-CNN-RNN .t7 the generator was trained with (lm_sje_*.t7); "
+                                           "without it only the network itself is converted")
+    p.add_argument("--discriminator", help="the matching ..._net_D.t7, saved alongside (optional)")
+    p.add_argument("--tag", default=None, help="pretrained tag these files are, e.g. gan-int-cls-birds")
+    p.add_argument("--tokenizer", default="default", choices=("default", "lua-demo", "pytorch-port"),
+                   help="text front-end: default (lower-case, unknown characters -> zero columns), lua-demo "
+                        "(txt2img_demo.lua: no lower-casing), pytorch-port (unknown -> space)")
+
+
+def _convert_reed(args: argparse.Namespace) -> int:
+    from ._serialization import save_model
+    from .models.gan_int_cls import gan_int_cls_pipeline, load_reed_module
+
+    if args.family == "gan-int-cls" and args.text_encoder:
+        folder = gan_int_cls_pipeline(args.checkpoint, args.text_encoder, tag=args.tag, tokenizer=args.tokenizer,
+                                      discriminator=args.discriminator).save_pretrained(args.output)
+        print(f"wrote {folder} (load it with textgan.load_pretrained({str(folder)!r}) or --model {folder})")
+        return 0
+    module = load_reed_module(args.checkpoint, "text_encoder" if args.family == "char-cnn-rnn" else "network")
+    folder = save_model(module, args.output)
+    print(f"wrote {folder} (load it with textgan.create_model({module.registry_name!r}, pretrained={str(folder)!r}))")
+    return 0
+
+
 # `textgan convert KIND ...`: kind -> (help, add_arguments(parser), run(args) -> exit code)
 CONVERT_COMMANDS = {
     "dfgan": ("DF-GAN 2022 state_epoch_*.pth + DAMSM text encoder -> textgan folder",
               _pipeline_arguments, _convert_pipeline),
     "dfgan2020": ("DF-GAN 2020 netG.pth + DAMSM text encoder -> textgan folder",
                   _pipeline_arguments, _convert_pipeline),
+    "ssagan": ("SSA-GAN netG_XXX.pth + its (fine-tuned) DAMSM text encoder -> textgan folder",
+               _pipeline_arguments, _convert_pipeline),
+    "sema": ("SEMA netG.pth + DAMSM text encoder -> textgan folder", _pipeline_arguments, _convert_pipeline),
+    "attngan": ("AttnGAN bird_AttnGAN2.pth / coco_AttnGAN2.pth + DAMSM text encoder -> textgan folder",
+                _attngan_arguments, _convert_attngan),
+    "sisgan": ("SISGAN {birds,flowers}.pth + text_embedding_*.pth + fastText wiki.en.bin -> textgan folder",
+               _sisgan_arguments, _convert_sisgan),
+    "char-cnn-rnn": ("Reed's char-CNN-RNN text encoder .t7 (lm_sje_*.t7, coco *_net_T.t7) -> textgan folder",
+                     _reed_arguments, _convert_reed),
+    "gan-int-cls": ("GAN-INT-CLS *_net_G.t7 (+ --text-encoder lm_sje_*.t7 for a pipeline) -> textgan folder",
+                    _gan_int_cls_arguments, _convert_reed),
+    "tf-inspect": ("print the names, dtypes and shapes in a TensorFlow checkpoint (like TF's inspect_checkpoint)",
+                   _tf_inspect_arguments, _tf_inspect),
 }
 
 
@@ -83,6 +219,13 @@ def _truncation(value: str):
     if value.lower() in ("off", "false", "no"):
         return False
     return float(value)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train.recipes import run_recipe
+
+    run_recipe(args.recipe, args.out, data=args.data, overrides=args.overrides, progress=not args.quiet)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="generate images from sentences")
     p.add_argument("prompts", nargs="+", metavar="PROMPT")
-    p.add_argument("--model", required=True, help="pretrained tag, local folder or hf-hub:org/name")
+    p.add_argument("--model", default="shapes-dfgan64",
+                   help="pretrained tag, local folder or hf-hub:org/name (default: the embedded shapes-dfgan64)")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="an image file (one image) or a folder")
@@ -108,6 +252,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimize", action="store_true", help="use the faster inference-only generator")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("edit", help="edit an image to match a sentence (SISGAN)")
+    _edit_arguments(p)
+    p.set_defaults(func=_cmd_edit)
+
+    p = sub.add_parser("train", help="train a recipe (textgan/train/configs); torchrun-ready", allow_abbrev=False,
+                       description="textgan train RECIPE --data shapes --out DIR [--key value ...]; recipe keys "
+                                   "override as --section.name value or --name value (textgan.train.recipes)")
+    p.add_argument("recipe", help="packaged recipe name or a recipe JSON file")
+    p.add_argument("--data", default=None, help="dataset: 'shapes' (or 'shapes:center')")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv, samples, pipeline/")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train, allow_extra=True)
 
     p = sub.add_parser("convert", help="convert the authors' files into a textgan folder")
     kinds = p.add_subparsers(dest="family", required=True, metavar="KIND")
@@ -121,7 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     from .errors import TextganError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "allow_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra
     try:
         return args.func(args)
     except (TextganError, FileNotFoundError, ValueError) as e:

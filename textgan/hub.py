@@ -26,6 +26,11 @@ __all__ = ["HUB_PREFIX", "CONFIG_NAME", "resolve_pretrained_dir", "push_to_hub",
 HUB_PREFIX = "hf-hub:"
 CONFIG_NAME = "config.json"
 
+#: tags whose folder ships inside the package (textgan/weights/<tag>/), resolved without any network
+PACKAGED_MODELS = {"shapes-dfgan64": Path(__file__).with_name("weights") / "shapes-dfgan64"}
+#: the model ``textgan.load_pretrained()`` and ``textgan generate`` use when none is named
+DEFAULT_MODEL = "shapes-dfgan64"
+
 _TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's spelling of "true" for its env variables
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -74,6 +79,8 @@ def resolve_pretrained_dir(
         return _check_local_dir(Path(name))
     if name.startswith(HUB_PREFIX):
         return _snapshot_from_hub(name[len(HUB_PREFIX):], revision, cache_dir, force_download, source=name)
+    if name in PACKAGED_MODELS:  # shipped inside the package: no network, no cache
+        return _check_local_dir(PACKAGED_MODELS[name])
     try:
         tag = get_pretrained(name)
     except UnknownModelError:

@@ -37,6 +37,11 @@ __all__ = ["TextToImagePipeline", "PipelineOutput", "load_pretrained"]
 
 # each family's noise: DF-GAN 2022 samples 0.88 × truncnorm(−2, 2); DF-GAN 2020 samples randn
 FAMILY_TRUNCATION = {"dfgan": 0.88, "dfgan2020": None}
+FAMILY_TRUNCATION.update(ssagan=None, sema=0.8)  # SSA-GAN samples randn; SEMA 0.8 × truncnorm(−2, 2)
+FAMILY_TRUNCATION.update(attngan=None)  # AttnGAN: z ~ randn, CA ε ~ randn ("extra_noise")
+FAMILY_TRUNCATION["gan-int-cls"] = None  # GAN-INT-CLS (Lua demo): noise ~ randn
+# loaders of other pipeline kinds by config.json "pipeline" (e.g. textgan.edit_pipeline registers SISGAN's)
+PIPELINE_LOADERS: Dict[str, Any] = {}
 
 
 @dataclass
@@ -261,9 +266,13 @@ class TextToImagePipeline:
         return load_pretrained(name_or_path, revision=revision, device=device, dtype=dtype)
 
 
-def load_pretrained(name_or_path: Union[str, os.PathLike], revision: Optional[str] = None, device=None,
-                    dtype: Optional[torch.dtype] = None, *, with_discriminator: bool = False) -> TextToImagePipeline:
+def load_pretrained(name_or_path: Union[str, os.PathLike] = "shapes-dfgan64", revision: Optional[str] = None,
+                    device=None, dtype: Optional[torch.dtype] = None, *,
+                    with_discriminator: bool = False) -> TextToImagePipeline:
     """A ready pipeline from a pretrained tag (``"dfgan-birds"``), a local folder or ``"hf-hub:org/name"``.
+
+    Without a name: the embedded ``"shapes-dfgan64"`` model (64 px, textgan.data.Shapes), shipped inside the
+    package, so it loads offline.
 
     Loading is strict: a missing or unexpected key, or a vocabulary of the wrong size, is an error.
     """
@@ -272,6 +281,9 @@ def load_pretrained(name_or_path: Union[str, os.PathLike], revision: Optional[st
 
     folder = resolve_pretrained_dir(name_or_path, revision=revision)
     config = ser.read_config(folder)
+    if config.get("pipeline") in PIPELINE_LOADERS:
+        return PIPELINE_LOADERS[config["pipeline"]](folder, config, device=device, dtype=dtype,
+                                                    with_discriminator=with_discriminator)
     components = config.get("components", {})
     for needed in ("generator", "text_encoder"):
         if needed not in components:

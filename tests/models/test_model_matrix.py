@@ -12,17 +12,32 @@ SMALL = {
     "dfgan2020": dict(ngf=2, nz=5, cond_dim=6, affine_hidden=7),
     "dfgan2020_discriminator": dict(ndf=2, cond_dim=6),
     "damsm_text_encoder": dict(vocab_size=11, embedding_dim=8, hidden_dim=6),
+    "ssagan": dict(ngf=2, nz=5, cond_dim=6, affine_hidden=7, mask_hidden=3),
+    "ssagan_discriminator": dict(ndf=2, cond_dim=6),
+    "sema": dict(ngf=2, nz=5, cond_dim=6, affine_hidden=7),
+    "sisgan": dict(channels=(3, 4, 5), vgg_widths=(2, 3, 4, 5), text_dim=6, cond_dim=4, num_residual=2),
+    "sisgan_discriminator": dict(channels=(2, 3, 4, 5), bottleneck=3, text_dim=6, cond_dim=4),
+    "sisgan_text_encoder": dict(embed_dim=5, hidden_dim=4),
+    "sisgan_vse": dict(embed_dim=5, vgg_widths=(8, 8, 8, 8, 8), fc_dim=6, num_classes=0),
+    "char_cnn_rnn": dict(conv1_dim=6, conv2_dim=5, cnn_dim=4, emb_dim=7),
+    "gan_int_cls": dict(ngf=2, nz=5, embed_dim=6, projected_dim=3),
+    "gan_int_cls_discriminator": dict(ndf=2, embed_dim=6, projected_dim=3),
+    "gan_int_cls_lua": dict(ngf=2, nz=5, txt_dim=6, nt=3),
+    "gan_int_cls_lua_discriminator": dict(ndf=2, txt_dim=6, nt=3),
+    "attngan": dict(ngf=2, nz=5, cond_dim=6, ca_dim=3, r_num=1, branch_num=2),
+    "attngan_discriminator": dict(ndf=2, cond_dim=6, imsize=64),
+    "damsm_image_encoder": dict(nef=5, width_divisor=16, input_size=107),  # 5x5 region features (299: 17x17)
 }
 
 
 def example_inputs(name, cfg, batch=3, seed=0):
     g = torch.Generator().manual_seed(seed)
-    if name in ("dfgan", "dfgan2020"):
+    if name in ("dfgan", "dfgan2020", "ssagan", "sema"):
         return torch.randn(batch, cfg["nz"], generator=g), torch.randn(batch, cfg["cond_dim"], generator=g)
     if name == "dfgan_discriminator":
         size = cfg["imsize"]
         return (torch.rand(batch, 3, size, size, generator=g) * 2 - 1,)
-    if name == "dfgan2020_discriminator":
+    if name in ("dfgan2020_discriminator", "ssagan_discriminator"):
         return (torch.rand(batch, 3, 256, 256, generator=g) * 2 - 1,)
     if name == "dfgan_condition_head":
         return torch.randn(batch, 8 * cfg["ndf"], 4, 4, generator=g), torch.randn(batch, cfg["cond_dim"], generator=g)
@@ -31,30 +46,94 @@ def example_inputs(name, cfg, batch=3, seed=0):
         ids = torch.randint(1, cfg["vocab_size"], (batch, 5), generator=g)
         ids[torch.arange(5)[None] >= lengths[:, None]] = 0
         return ids, lengths
+    if name == "sisgan":  # (image, sentence, conditioning noise)
+        return (torch.rand(batch, 3, 16, 16, generator=g) * 2 - 1, torch.randn(batch, cfg["text_dim"], generator=g),
+                torch.randn(batch, cfg["cond_dim"], generator=g))
+    if name == "sisgan_discriminator":
+        return torch.rand(batch, 3, 64, 64, generator=g) * 2 - 1, torch.randn(batch, cfg["text_dim"], generator=g)
+    if name in ("sisgan_text_encoder", "sisgan_vse"):  # zero-padded word vectors and their lengths
+        lengths = torch.tensor([2, 5, 3][:batch])
+        words = torch.randn(batch, 5, cfg["embed_dim"], generator=g) * (torch.arange(5)[None, :, None] < lengths[:, None, None])
+        if name == "sisgan_text_encoder":
+            return words, lengths
+        return torch.randn(batch, 3, 224, 224, generator=g), words, lengths
+    if name == "char_cnn_rnn":  # 201 character ids (0 after the end of each text) and the text lengths
+        lengths = torch.tensor([40, 201, 7][:batch])
+        ids = torch.randint(1, 71, (batch, 201), generator=g) * (torch.arange(201)[None] < lengths[:, None])
+        return ids, lengths
+    if name in ("gan_int_cls", "gan_int_cls_lua"):  # ports: (embed, z); Lua: (noise, text)
+        text = torch.randn(batch, cfg.get("embed_dim", cfg.get("txt_dim")), generator=g)
+        z = torch.randn(batch, cfg["nz"], generator=g)
+        return (text, z) if name == "gan_int_cls" else (z, text)
+    if name in ("gan_int_cls_discriminator", "gan_int_cls_lua_discriminator"):
+        return (torch.rand(batch, 3, 64, 64, generator=g) * 2 - 1,
+                torch.randn(batch, cfg.get("embed_dim", cfg.get("txt_dim")), generator=g))
+    if name == "attngan":  # (noise, sentence, words, word_mask, ca_noise): captions of 4, 2 and 3 words
+        lengths = torch.tensor([4, 2, 3][:batch])
+        mask = torch.arange(4)[None] >= lengths[:, None]
+        words = torch.randn(batch, cfg["cond_dim"], 4, generator=g).masked_fill(mask[:, None], 0.0)
+        return (torch.randn(batch, cfg["nz"], generator=g), torch.randn(batch, cfg["cond_dim"], generator=g), words,
+                mask, torch.randn(batch, cfg["ca_dim"], generator=g))
+    if name == "attngan_discriminator":
+        return (torch.rand(batch, 3, cfg["imsize"], cfg["imsize"], generator=g) * 2 - 1,)
+    if name == "damsm_image_encoder":
+        return (torch.rand(batch, 3, 64, 64, generator=g) * 2 - 1,)
     raise KeyError(name)
 
 
 def expected_shapes(name, cfg, batch=3):
     if name == "dfgan":
         return [(batch, 3, cfg["imsize"], cfg["imsize"])]
-    if name == "dfgan2020":
+    if name in ("dfgan2020", "ssagan", "sema"):
         return [(batch, 3, 256, 256)]
     if name == "dfgan_discriminator":
         return [(batch, 8 * cfg["ndf"], 4, 4)]
-    if name == "dfgan2020_discriminator":
+    if name in ("dfgan2020_discriminator", "ssagan_discriminator"):
         return [(batch, 16 * cfg["ndf"], 4, 4)]
     if name == "dfgan_condition_head":
         return [(batch, 1, 1, 1)]
     if name == "damsm_text_encoder":
         return [(batch, cfg["hidden_dim"], 5), (batch, cfg["hidden_dim"])]
+    if name == "sisgan":
+        return [(batch, 3, 16, 16), (batch, cfg["cond_dim"]), (batch, cfg["cond_dim"])]
+    if name == "sisgan_discriminator":
+        return [(batch,)]
+    if name == "sisgan_text_encoder":
+        return [(batch, cfg["hidden_dim"])]
+    if name == "sisgan_vse":
+        return [(batch, cfg["embed_dim"]), (batch, cfg["embed_dim"])]
+    if name == "char_cnn_rnn":  # per-step RNN states, embedding
+        return [(batch, cfg["cnn_dim"], 18), (batch, cfg["emb_dim"])]
+    if name in ("gan_int_cls", "gan_int_cls_lua"):
+        return [(batch, 3, 64, 64)]
+    if name == "gan_int_cls_discriminator":
+        return [(batch,), (batch, 8 * cfg["ndf"], 4, 4)]
+    if name == "gan_int_cls_lua_discriminator":
+        return [(batch,)]
+    if name == "attngan":  # images per stage, attention maps per next stage, mu, logvar
+        sizes = [64 * 2 ** k for k in range(cfg["branch_num"])]
+        return ([(batch, 3, s, s) for s in sizes] + [(batch, 4, s, s) for s in sizes[:-1]]
+                + [(batch, cfg["ca_dim"])] * 2)
+    if name == "attngan_discriminator":
+        return [(batch, 8 * cfg["ndf"], 4, 4), (batch,), (batch,)]
+    if name == "damsm_image_encoder":
+        s = (cfg["input_size"] - 3) // 2 - 1  # Conv2d_1a_3x3 and Conv2d_2a_3x3
+        s = ((s - 3) // 2 + 1) - 2  # max pool, Conv2d_4a_3x3
+        s = ((s - 3) // 2 + 1 - 3) // 2 + 1  # max pool, Mixed_6a
+        return [(batch, cfg["nef"], s, s), (batch, cfg["nef"])]
     raise KeyError(name)
 
 
 def _outputs(model, inputs, name):
     out = model(*inputs)
     out = list(out) if isinstance(out, tuple) else [out]
-    if name == "dfgan2020_discriminator":  # the head is part of this module: exercise it too
+    if name in ("dfgan2020_discriminator", "ssagan_discriminator"):  # the head is part of this module: exercise it too
         out.append(model.COND_DNET(out[0], torch.randn(out[0].shape[0], model.config["cond_dim"])))
+    if name == "attngan":  # (images per stage, attention maps, mu, logvar)
+        out = [*out[0], *out[1], *out[2:]]
+    if name == "attngan_discriminator":  # both heads are part of this module
+        out += [model.cond_logits(out[0], torch.randn(out[0].shape[0], model.config["cond_dim"])),
+                model.uncond_logits(out[0])]
     return out
 
 

@@ -2,3 +2,9 @@
 from .official import from_official, load_official_state_dict, official_kinds, pipeline_from_official
 
 __all__ = ["from_official", "load_official_state_dict", "official_kinds", "pipeline_from_official"]
+from .npz import read_tensorlayer_npz, read_tensorlayer_params  # noqa: E402
+from .tf import ChecksumError, TFCheckpoint, read_tf_checkpoint  # noqa: E402
+__all__ += ["ChecksumError", "TFCheckpoint", "read_tf_checkpoint", "read_tensorlayer_npz", "read_tensorlayer_params"]
+from .torch7 import char_cnn_rnn_from_torch7, from_lua_module, gan_int_cls_from_torch7, read_torch7  # noqa: E402
+from ..models.gan_int_cls import gan_int_cls_pipeline  # noqa: E402
+__all__ += ["read_torch7", "from_lua_module", "char_cnn_rnn_from_torch7", "gan_int_cls_from_torch7", "gan_int_cls_pipeline"]

@@ -14,10 +14,15 @@ import torch.nn as nn
 from .._weights import as_state_dict, build_from_state_dict, load_torch_file, strip_prefix
 from ..errors import ArchitectureMismatchError, CheckpointError
 from ..models import dfgan as _dfgan
+from ..models import sema as _sema, ssagan as _ssagan
+from ..models import attngan as _attngan, inception as _inception
+from ..models import sisgan as _sisgan
+from ..models import charcnnrnn as _charcnnrnn, gan_int_cls as _gan_int_cls
 from ..models.damsm import text_encoder_config_from_state_dict
 from ..text.damsm import DAMSMTextEncoder
 
-__all__ = ["from_official", "official_kinds", "load_official_state_dict", "pipeline_from_official"]
+__all__ = ["from_official", "official_kinds", "load_official_state_dict", "pipeline_from_official",
+           "attngan_pipeline_from_official"]
 
 Checkpoint = Union[str, os.PathLike, Mapping[str, Any]]
 
@@ -30,7 +35,14 @@ _CLASSES: Dict[str, Callable[..., nn.Module]] = {
     "dfgan2020": _dfgan.DFGAN2020Generator,
     "dfgan2020_discriminator": _dfgan.DFGAN2020Discriminator,
     "damsm_text_encoder": DAMSMTextEncoder,
+    "ssagan": _ssagan.SSAGANGenerator,
+    "ssagan_discriminator": _ssagan.SSAGANDiscriminator,
+    "sema": _sema.SEMAGenerator,
+    "attngan": _attngan.AttnGANGenerator,
+    "attngan_discriminator": _attngan.AttnGANDiscriminator,
+    "damsm_image_encoder": _inception.DAMSMImageEncoder,
 }
+_CLASSES.update(_sisgan._CLASSES)  # sisgan, sisgan_discriminator, sisgan_text_encoder, sisgan_vse
 _WHAT = {
     "dfgan": "DF-GAN 2022 generator (NetG)",
     "dfgan_discriminator": "DF-GAN 2022 discriminator (NetD)",
@@ -38,12 +50,40 @@ _WHAT = {
     "dfgan2020": "DF-GAN 2020 generator (NetG)",
     "dfgan2020_discriminator": "DF-GAN 2020 discriminator (NetD with COND_DNET)",
     "damsm_text_encoder": "DAMSM text encoder (RNN_ENCODER)",
+    "ssagan": "SSA-GAN generator (NetG)",
+    "ssagan_discriminator": "SSA-GAN discriminator (NetD with COND_DNET)",
+    "sema": "SEMA generator (NetG)",
+    "attngan": "AttnGAN generator (G_NET)",
+    "attngan_discriminator": "AttnGAN discriminator (D_NET64/128/256)",
+    "damsm_image_encoder": "DAMSM image encoder (CNN_ENCODER)",
 }
+_WHAT.update(_sisgan._WHAT)
 _HINTS = {
     "dfgan": "DF-GAN 2022 files are code/saved_models/*/state_epoch_*.pth; a 2020 netG.pth needs kind 'dfgan2020'",
     "dfgan2020": "DF-GAN 2020 files are models/*/netG.pth; a 2022 state_epoch_*.pth needs kind 'dfgan'",
     "damsm_text_encoder": "the DAMSM files are text_encoder200.pth (birds) and text_encoder100.pth (coco)",
+    "ssagan": ("SSA-GAN files are models/netG_XXX.pth / netD_XXX.pth ('module.'-prefixed keys); a DF-GAN 2020 "
+               "netG.pth needs kind 'dfgan2020', SEMA's netG.pth kind 'sema'"),
+    "sema": "SEMA's file is a bare netG.pth; DF-GAN 2020 and SSA-GAN generators need kinds 'dfgan2020' / 'ssagan'",
+    "attngan": ("AttnGAN generators are models/bird_AttnGAN2.pth and models/coco_AttnGAN2.pth; the DAMSM encoders "
+                "need kinds 'damsm_text_encoder' / 'damsm_image_encoder'"),
+    "attngan_discriminator": "AttnGAN discriminators are netD0.pth .. netD2.pth of a training run (never released)",
+    "damsm_image_encoder": "the DAMSM image encoders are image_encoder200.pth (birds) and image_encoder100.pth (coco)",
 }
+# families with their own size inference (the others are DF-GAN's)
+_CONFIG_FROM_STATE_DICT = {"ssagan": _ssagan.config_from_state_dict, "ssagan_discriminator": _ssagan.config_from_state_dict,
+                           "sema": _sema.config_from_state_dict}
+_CONFIG_FROM_STATE_DICT.update(attngan=_attngan.config_from_state_dict,
+                               attngan_discriminator=_attngan.config_from_state_dict,
+                               damsm_image_encoder=lambda kind, sd: _inception.image_encoder_config_from_state_dict(sd))
+_CONFIG_FROM_STATE_DICT.update({kind: _sisgan.config_from_state_dict for kind in _sisgan.OFFICIAL_KINDS})
+_HINTS.update({kind: _sisgan._HINT for kind in _sisgan.OFFICIAL_KINDS})
+# GAN-INT-CLS PyTorch ports (aelnouby/bojito) and the char-CNN-RNN port (martinduartemore); Lua .t7 files: torch7.py
+_CLASSES.update(_gan_int_cls._CLASSES, char_cnn_rnn=_charcnnrnn.CharCNNRNN)
+_WHAT.update(_gan_int_cls._WHAT, char_cnn_rnn="char-CNN-RNN text encoder (martinduartemore/char_cnn_rnn_pytorch)")
+_CONFIG_FROM_STATE_DICT.update({k: _gan_int_cls.config_from_state_dict for k in _gan_int_cls.OFFICIAL_KINDS},
+                               char_cnn_rnn=lambda kind, sd: _charcnnrnn.config_from_state_dict(sd))
+_HINTS.update({k: _gan_int_cls._HINT for k in _gan_int_cls.OFFICIAL_KINDS}, char_cnn_rnn=_charcnnrnn.HINT)
 
 
 def official_kinds() -> list:
@@ -76,7 +116,12 @@ def load_official_state_dict(kind: str, checkpoint: Checkpoint, *, source: str =
             obj = obj[part]
     elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
-    return strip_prefix(as_state_dict(obj, source, what))
+    sd = strip_prefix(as_state_dict(obj, source, what))
+    if kind in _sisgan.OFFICIAL_KINDS:  # BatchNorm counters, the VSE's txt_encoder / duplicate feat_extractor keys
+        return _sisgan.convert_official_state_dict(kind, sd, source)
+    # SSA-GAN has BatchNorms: files from PyTorch < 0.4.1 lack their num_batches_tracked (unused in eval)
+    legacy = kind.startswith(("ssagan", "attngan", "damsm_image"))  # AttnGAN's files are torch 0.3 era too
+    return _ssagan.fill_batchnorm_counters(sd) if legacy else sd
 
 
 def from_official(kind: str, checkpoint: Checkpoint, *, dtype: torch.dtype = None, source: str = None) -> nn.Module:
@@ -100,7 +145,7 @@ def from_official(kind: str, checkpoint: Checkpoint, *, dtype: torch.dtype = Non
     hint = _HINTS.get(kind, _HINTS.get(kind.split("_")[0], ""))
     try:
         config = (text_encoder_config_from_state_dict(sd) if kind == "damsm_text_encoder"
-                  else _dfgan.config_from_state_dict(kind, sd))
+                  else _CONFIG_FROM_STATE_DICT.get(kind, _dfgan.config_from_state_dict)(kind, sd))
         cls = _CLASSES[kind]
         return build_from_state_dict(cls, config, sd, what, hint, dtype)
     except ArchitectureMismatchError as e:
@@ -115,6 +160,9 @@ def from_official(kind: str, checkpoint: Checkpoint, *, dtype: torch.dtype = Non
 _PIPELINE_PARTS = {
     "dfgan": {"generator": "dfgan", "discriminator": "dfgan_discriminator", "condition_head": "dfgan_condition_head"},
     "dfgan2020": {"generator": "dfgan2020"},
+    "ssagan": {"generator": "ssagan"},
+    "sema": {"generator": "sema"},
+    "attngan": {"generator": "attngan"},  # see attngan_pipeline_from_official
 }
 
 
@@ -171,3 +219,26 @@ def pipeline_from_official(family: str, checkpoint: Union[str, os.PathLike], *, 
         Tokenizer(vocab, max_words=max_words), encoder, modules["generator"], family=family,
         truncation=FAMILY_TRUNCATION[family], discriminator=modules.get("discriminator"),
         condition_head=modules.get("condition_head"), tag=tag, source=source)
+
+
+def attngan_pipeline_from_official(checkpoint: Union[str, os.PathLike], *, text_encoder: Union[str, os.PathLike],
+                                   captions: Union[str, os.PathLike], tag: str = None, max_words: int = 18,
+                                   mask_broadcast: str = "per_sample"):
+    """An AttnGAN :class:`~textgan.pipelines.TextToImagePipeline` from ``bird_AttnGAN2.pth`` / ``coco_AttnGAN2.pth``.
+
+    As :func:`pipeline_from_official` (``"attngan"``), with two differences that ``textgan convert attngan``
+    records in config.json:
+
+    * ``mask_broadcast="per_sample"``: each prompt's word attention is masked with its own padding. With the
+      authors' broadcast (``"official"``) an image would depend on the other prompts of its batch (their
+      lengths), which breaks the pipeline's promise that ``batch_size`` never changes an image. The two modes
+      agree for a batch of one and for prompts of equal length, so a pipeline image equals the authors' output
+      for the same caption generated on its own.
+    * the tokenizer warns when a prompt has more than ``max_words`` known words (the first 18 are kept).
+    """
+    pipe = pipeline_from_official("attngan", checkpoint, text_encoder=text_encoder, captions=captions, tag=tag,
+                                  max_words=max_words)
+    pipe.generator.mask_broadcast = mask_broadcast
+    pipe.tokenizer = _attngan.AttnGANTokenizer(pipe.tokenizer.vocab, max_words=max_words)
+    pipe.source["converter"] = f"textgan.convert.attngan_pipeline_from_official(mask_broadcast={mask_broadcast!r})"
+    return pipe

@@ -1,2 +1,5 @@
 """One file per family; importing this package registers every model and pretrained tag."""
-from . import damsm, dfgan  # noqa: F401
+from . import charcnnrnn, damsm, dfgan, gan_int_cls  # noqa: F401
+from . import sema, ssagan  # noqa: F401
+from . import attngan, inception  # noqa: F401
+from . import sisgan  # noqa: F401
