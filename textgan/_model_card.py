@@ -20,7 +20,8 @@ def write_model_card(folder: Path, pipe) -> None:
         "",
         f"A textgan `{type(pipe).__name__}` of family `{pipe.family}`: generator `{gen.registry_name}` "
         f"({sum(p.numel() for p in gen.parameters()) / 1e6:.2f} M parameters, config {gen.config}), "
-        f"DAMSM text encoder (vocabulary {len(pipe.tokenizer.vocab)}).",
+        f"text encoder `{getattr(pipe.text_encoder, 'registry_name', type(pipe.text_encoder).__name__)}` "
+        f"(tokenizer `{type(pipe.tokenizer).__name__}`, {getattr(pipe.tokenizer, 'vocab_size', '?')} symbols).",
         "",
         "```python",
         "import torch, textgan",
