@@ -3,6 +3,11 @@ import os
 import sys
 
 import pytest
+import torch
+
+# One intra-op thread: the suite's models are small, and OpenMP threads spinning on a busy 2-core machine made
+# small convolutions up to 100x slower. TEXTGAN_TEST_THREADS overrides.
+torch.set_num_threads(int(os.environ.get("TEXTGAN_TEST_THREADS", "1")))
 
 sys.path.insert(0, os.path.dirname(__file__))  # so tests can `from hub_server import FakeHub`
 
