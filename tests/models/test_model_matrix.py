@@ -207,3 +207,20 @@ def test_create_model_errors_name_the_problem(tmp_path):
         textgan.create_model("dfgan2020", pretrained=str(tmp_path))
     with pytest.raises(textgan.errors.StateDictMismatchError, match="ngf"):
         textgan.create_model("dfgan", pretrained=str(tmp_path), ngf=3)
+
+
+def test_family_factories_build_each_part():
+    import inspect
+
+    from textgan import factories
+
+    for name in factories.__all__:
+        factory = getattr(textgan, name)
+        assert factory.__doc__
+        if "part" in inspect.signature(factory).parameters:
+            with pytest.raises(ValueError, match="part must be one of"):
+                factory(part="nope")
+    g = textgan.dfgan(**SMALL["dfgan"])
+    assert g.registry_name == "dfgan"
+    d = textgan.dfgan(part="discriminator", **SMALL["dfgan_discriminator"])
+    assert d.registry_name == "dfgan_discriminator"
