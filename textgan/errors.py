@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "TextganError",
     "CheckpointError",
+    "ChecksumError",
     "ArchitectureMismatchError",
     "StateDictMismatchError",
     "UnsafePickleError",
@@ -25,6 +26,10 @@ class TextganError(Exception):
 
 class CheckpointError(TextganError, ValueError):
     """A file is not a readable checkpoint (truncated, corrupt, or of another format)."""
+
+
+class ChecksumError(CheckpointError):
+    """A stored checksum (e.g. a TensorFlow CRC-32C) does not match the bytes: the file is corrupt."""
 
 
 class ArchitectureMismatchError(CheckpointError):

@@ -2,15 +2,16 @@
 
 TensorFlow checkpoints store masked CRC-32C values (reflected polynomial ``0x82F63B78``, init and final xor
 ``0xFFFFFFFF``) over table blocks and over every tensor's bytes. A byte-at-a-time Python loop runs at about
-8 MB/s, far too slow for weights, so large inputs go through numpy in two stages:
+8 MB/s, far too slow for weights, so large inputs go through numpy:
 
-1. **Folding** (big inputs). The CRC is ``M(x) * x^32 mod P(x)`` where the message is the polynomial ``M``
+1. **Folding** (long inputs). The CRC is ``M(x) * x^32 mod P(x)`` where the message is the polynomial ``M``
    (first bit = highest degree), so ``M = H * x^d + L`` may be replaced by ``H * K + L`` with
-   ``K = x^d mod P``. For the fold distances ``d = 64 * D`` in :data:`_FOLD_WORDS`, ``K`` has only 1 to 7
-   terms (found by an exhaustive search over ``D < 2**26``), so ``H * K`` is the XOR of a few bit-shifted
-   copies of ``H``: four plain vectorised uint64 operations per term and word, no table lookups. Each fold
-   roughly halves the input.
-2. **Tables** (what is left, and mid-sized inputs). The register update is GF(2)-linear, so each 64-byte
+   ``K = x^d mod P``. For the distances ``d = 64 * D`` in :data:`_FOLD_WORDS`, ``K`` has only 1 to 7 terms
+   (found by an exhaustive search over ``D < 2**26``), so ``H * K`` is the XOR of a few bit-shifted copies of
+   ``H``: four plain vectorised uint64 operations per term and word, no table lookups. Long messages are
+   streamed (Horner's rule over 945 KB pieces with a 3-term ``K``: read once, nothing big allocated, split
+   between threads); what is left is folded in halves down to 64 KB.
+2. **Tables** (the last 64 KB, and mid-sized inputs). The register update is GF(2)-linear, so each 64-byte
    block is cut into 32 little-endian 16-bit units, unit ``j`` is looked up in its own 65,536-entry table
    (its contribution with ``62 - 2j`` bytes after it, one ``np.take`` per column over many blocks), and the
    block values are folded pairwise with 16-bit tables of the "append n zero bytes" operator.

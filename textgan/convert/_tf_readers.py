@@ -144,7 +144,7 @@ class V2Reader:
             raise ChecksumError(f"{self.what}: checksum mismatch for tensor {name!r} (the data file is corrupt); "
                                 f"download the checkpoint again, or read with verify=False to skip the check")
 
-    def _numeric(self, name: str, e, dt: DType) -> np.ndarray:
+    def _numeric(self, name: str, e, dt: DType, check: bool) -> np.ndarray:
         storage = np.dtype(dt.storage)
         if e.size != _numel(e.shape) * storage.itemsize:
             raise CheckpointError(f"{self.what}: tensor {name!r} has {e.size} bytes, its shape {list(e.shape)} "
@@ -153,13 +153,13 @@ class V2Reader:
         out = np.empty(_numel(e.shape), dtype=storage)
         np.copyto(out.view(np.uint8), src)
         del src
-        if self.verify and e not in self._verified:
+        if check and self.verify and e not in self._verified:
             self._check(name, e.crc32c, crc32c(out))
         if self.big_endian and storage.itemsize > 1:
             out = out.byteswap()
         return out.reshape(e.shape)
 
-    def _strings(self, name: str, e) -> np.ndarray:
+    def _strings(self, name: str, e, check: bool) -> np.ndarray:
         raw = self._bytes(name, e)
         count = _numel(e.shape)
         if count > e.size:
@@ -171,7 +171,7 @@ class V2Reader:
             lengths.append(n)
         if pos + 4 + sum(lengths) != len(data):
             raise CheckpointError(f"{self.what}: string tensor {name!r}: lengths do not add up to its {e.size} bytes")
-        if self.verify:
+        if check and self.verify:
             as_ints = b"".join(n.to_bytes(4 if n < 1 << 32 else 8, "little") for n in lengths)
             crc = crc32c(as_ints)
             if mask(crc) != int.from_bytes(data[pos:pos + 4], "little"):
@@ -185,24 +185,31 @@ class V2Reader:
             pos += n
         return out.reshape(e.shape)
 
-    def prevalidate(self, names) -> None:
-        """Check many numeric tensors' CRCs at once: each run of them lying back to back in a shard gets one
-        CRC over the run, compared with their stored CRCs combined. One long message folds much faster than
-        many short ones. Tensors of a matching run are not checked again when read; a run that does not
-        match is left to the per-tensor checks, which name the corrupt tensor."""
-        if not self.verify:
-            return
+    def _parts(self, names) -> Dict[int, list]:
+        """The entries (tensors, or the slices of partitioned ones) holding the numeric tensors ``names``
+        with bytes, by shard."""
         by_shard: Dict[int, list] = {}
         for name in names:
             e = self.entries[name]
             dt = dtype_of(e.dtype)
             if dt.storage is None:
                 continue
-            parts = [self.slices.get((name, ext)) for ext in e.slices] if e.slices else [e]
-            for part in parts:
-                if part is not None and part.size and part.size == _numel(part.shape) * np.dtype(dt.storage).itemsize:
+            for part in ([self.slices.get((name, ext)) for ext in e.slices] if e.slices else [e]):
+                if part is not None and part.size:
                     by_shard.setdefault(part.shard_id, []).append(part)
-        for shard, entries in by_shard.items():
+        return by_shard
+
+    def open_shards(self, names) -> None:
+        """Map every data shard that ``names`` need (before :meth:`prevalidate` runs in another thread)."""
+        for shard in self._parts(names):
+            self._shard(shard)
+
+    def prevalidate(self, names) -> None:
+        """Check the CRCs of many numeric tensors at once: each run of them lying back to back in a shard gets
+        one CRC over the run, compared with their stored CRCs combined (one long message is checked much
+        faster than many short ones). Entries of a matching run are recorded in ``_verified``; a run that
+        does not match is left to the per-tensor checks, which name the corrupt tensor."""
+        for shard, entries in self._parts(names).items():
             entries.sort(key=lambda e: e.offset)
             run: list = []
             for e in entries + [None]:
@@ -213,24 +220,35 @@ class V2Reader:
                     run.append(e)
 
     def _check_run(self, shard: int, run: list) -> None:
-        buf = self._shard(shard)
+        buf = self._maps[shard]
         start, stop = run[0].offset, run[-1].offset + run[-1].size
-        if len(run) < 2 or stop > len(buf):
-            return  # nothing to gain, or an error the per-tensor read reports
+        if stop > len(buf):
+            return  # the per-tensor read reports it
         expected = 0
         for e in run:
             expected = crc32c_combine(expected, unmask(e.crc32c or 0), e.size)
         if crc32c(np.frombuffer(buf, dtype=np.uint8, count=stop - start, offset=start)) == expected:
             self._verified.update(run)
 
-    def _array(self, name: str, e, dt: DType) -> np.ndarray:
-        return self._strings(name, e) if dt.name == "string" else self._numeric(name, e, dt)
+    def verified(self, name: str) -> bool:
+        """Whether :meth:`prevalidate` covered every byte of numeric tensor ``name``."""
+        e = self.entries[name]
+        if dtype_of(e.dtype).storage is None:
+            return False
+        for part in ([self.slices.get((name, ext)) for ext in e.slices] if e.slices else [e]):
+            if part is None or (part not in self._verified if part.size else (part.crc32c or 0) != mask(0)):
+                return False
+        return True
 
-    def read(self, name: str) -> np.ndarray:
+    def _array(self, name: str, e, dt: DType, check: bool) -> np.ndarray:
+        return self._strings(name, e, check) if dt.name == "string" else self._numeric(name, e, dt, check)
+
+    def read(self, name: str, check: bool = True) -> np.ndarray:
+        """Tensor ``name``; ``check=False`` skips its CRC (:meth:`prevalidate` covers it, or verify is off)."""
         e = self.entries[name]
         dt = dtype_of(e.dtype)
         if not e.slices:
-            return self._array(name, e, dt)
+            return self._array(name, e, dt, check)
         if dt.name == "string":
             raise CheckpointError(f"{self.what}: {name!r} is a partitioned string tensor, which is not supported")
         parts = []
@@ -245,7 +263,7 @@ class V2Reader:
                 raise CheckpointError(f"{self.what}: slice {list(full)} of partitioned {name!r} is missing")
             if part.dtype != e.dtype or part.shape != tuple(n for _, n in full):
                 raise CheckpointError(f"{self.what}: slice {list(full)} of {name!r} has shape {list(part.shape)}")
-            parts.append((full, self._array(name, part, dt)))
+            parts.append((full, self._array(name, part, dt, check)))
         return _assemble(f"{self.what}: {name!r}", e.shape, dt.storage, parts)
 
     def close(self) -> None:
@@ -363,7 +381,8 @@ class V1Reader:
         for name, (shape, code, _) in self.meta.items():
             yield name, shape, dtype_of(code)
 
-    def read(self, name: str) -> np.ndarray:
+    def read(self, name: str, check: bool = True) -> np.ndarray:
+        """Tensor ``name`` (V1 has no per-tensor CRC: ``check`` changes nothing; block CRCs are checked)."""
         shape, code, slices = self.meta[name]
         dt = dtype_of(code)
         where = f"{self.what}: {name!r}"

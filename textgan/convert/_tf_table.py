@@ -24,8 +24,7 @@ FOOTER_SIZE = 48
 _TRAILER = 5
 
 
-class ChecksumError(CheckpointError):
-    """A stored CRC-32C does not match the bytes: the file is corrupt (download it again)."""
+from ..errors import ChecksumError  # noqa: E402,F401  (re-exported for the readers)
 
 
 def has_table_magic(buf) -> bool:
