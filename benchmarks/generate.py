@@ -327,6 +327,7 @@ def main(argv=None) -> None:
                          "machine disturbs less (meaningful with --threads 1: idle OpenMP threads spin)")
     ap.add_argument("--ablation", action="store_true",
                     help="also time textgan's optimised generator with each optimisation turned off in turn")
+    ap.add_argument("--no-speed", action="store_true", help="skip the generation-speed measurements")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--no-load", action="store_true", help="skip the load-time measurements")
     ap.add_argument("--workdir", default=None, help="where the .pth and the textgan folder go (default: a temp dir)")
@@ -363,7 +364,7 @@ def main(argv=None) -> None:
     plain, fast = textgan_generator(folder, how, False), textgan_generator(folder, how, True)
     models = {"official": og, "textgan": plain, "textgan optimised": fast}
     results["optimised"] = f"{type(fast).__name__}({fast.extra_repr()})"
-    for batch in args.batch_sizes:
+    for batch in ([] if args.no_speed else args.batch_sizes):
         g = torch.Generator().manual_seed(args.seed + batch)
         noise, sentence = torch.randn(batch, NZ, generator=g), torch.randn(batch, COND, generator=g)
         with torch.inference_mode():
@@ -445,9 +446,10 @@ def report(r: dict) -> str:
     lines = [f"Machine: {r['machine']}; 1-min load average {r['load_average_start']} at the start, "
              f"{r.get('load_average_end', '?')} at the end", "", f"Command: `{r['command']}` (clock: {r['clock']})", "",
              f"textgan side: {r['how']} saved and loaded through the public API; optimised = `{r.get('optimised', '')}`", ""]
-    lines += ["| batch | official NetG img/s | textgan img/s | textgan optimised img/s | optimised / official "
-              "| max abs diff (plain, optimised) | rounds |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+    if r["speed"]:
+        lines += ["| batch | official NetG img/s | textgan img/s | textgan optimised img/s | optimised / official "
+                  "| max abs diff (plain, optimised) | rounds |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
     for row in r["speed"]:
         ips, d = row["images_per_s"], row["max_abs_diff"]
         lines.append(f"| {row['batch']} | {ips['official']:.2f} | {ips['textgan']:.2f} | {ips['textgan optimised']:.2f} "

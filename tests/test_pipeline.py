@@ -172,3 +172,16 @@ def test_generator_input_protocol_words_mask_and_extra_noise(pipe):
         torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
     other = custom(["a bird", prompts[1]], generator=torch.Generator().manual_seed(2), output_type="pt").images
     torch.testing.assert_close(other[1], ref[1], atol=1e-5, rtol=0)
+
+
+def test_optimize_keeps_images_and_warns_for_families_without_a_rewrite(pipe):
+    import copy
+    import warnings
+
+    fast = copy.copy(pipe).optimize()
+    assert fast.generator is not pipe.generator
+    torch.testing.assert_close(_images(fast, PROMPTS), _images(pipe, PROMPTS), atol=1e-5, rtol=0)
+    custom = textgan.TextToImagePipeline(pipe.tokenizer, pipe.text_encoder, _WordGenerator(), family="test")
+    with pytest.warns(UserWarning, match="no inference rewrite"):
+        custom.optimize()
+    assert isinstance(custom.generator, _WordGenerator)

@@ -5,6 +5,7 @@ builds tensors and containers and refuses every other global, so no code from th
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from pathlib import Path
@@ -86,6 +87,21 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], what:
     return module
 
 
+@contextlib.contextmanager
+def _skip_init():
+    """Make ``torch.nn.init`` functions no-ops: a module built only to receive loaded tensors need not draw
+    random weights first (on the meta device that work is pure Python overhead)."""
+    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(nn.init, n, fn)
+
+
 def build_from_state_dict(
     cls: Type[nn.Module], config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor], what: str,
     hint: str = "", dtype: Optional[torch.dtype] = None,
@@ -94,9 +110,12 @@ def build_from_state_dict(
 
     Skipping the random initialisation of weights that are overwritten anyway is what makes loading fast.
     """
-    with torch.device("meta"):
+    with _skip_init(), torch.device("meta"):
         module = cls(**config)
-    check_state_dict(module, state_dict, what, hint)
     tensors = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v) for k, v in state_dict.items()}
-    module.load_state_dict(tensors, strict=True, assign=True)
+    try:
+        module.load_state_dict(tensors, strict=True, assign=True)
+    except RuntimeError:
+        check_state_dict(module, state_dict, what, hint)  # names every missing/unexpected/mis-shaped key
+        raise
     return module.eval()

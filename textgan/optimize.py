@@ -30,10 +30,10 @@ images in [-1, 1]; the tests hold it to 1e-4, the benchmark reports the max abs 
    graph that needs gradients (use the plain module to train).
 
 Tried and left out: ``torch.compile`` (inductor works with the system gcc but compiled for 50–80 s and ran
-12–25 % slower than this eager module, and 20 % faster than the plain one), oneDNN weight pre-packing
-(``torch.ops.mkldnn._convolution_pointwise``: within noise), a 4-phase 2×2 convolution interleaved by a
-strided view instead of the transposed convolution (the same arithmetic, 10 % slower on the big blocks;
-kept as :func:`upsample_conv_weight`).
+16–39 % slower than this eager module, though 20 % faster than the plain one), oneDNN weight pre-packing
+(``torch.ops.mkldnn._convolution_pointwise``: within noise), and a 4-phase 2×2 convolution interleaved by a
+strided view instead of the transposed convolution (the same arithmetic; 10 % slower on the big blocks in
+isolation, the same over the whole model; kept as :func:`upsample_conv_weight` and ``_UPSAMPLE_MODE``).
 
 The returned module is a *snapshot*: the derived weights are computed once, from the generator's parameters
 at call time, into non-persistent buffers (``.to(device)`` moves them; they take about as much memory as
@@ -292,7 +292,8 @@ class OptimizedDFGANGenerator(nn.Module):
         self.config = dict(getattr(gen, "config", {}))
         self.ngf = gen.ngf
         self.slope = slope
-        self.fc = _snapshot_linear(gen.fc)
+        self.register_buffer("fc_w", gen.fc.weight.detach().clone(), persistent=False)
+        self.register_buffer("fc_b", gen.fc.bias.detach().clone(), persistent=False)
         fast = []
         for blk in blocks:
             if kind == "dfgan":
@@ -350,7 +351,7 @@ class OptimizedDFGANGenerator(nn.Module):
     def _forward(self, noise: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         n = noise.shape[0]
-        out = F.linear(noise, self.fc[0], self.fc[1]).view(n, 8 * self.ngf, 4, 4).contiguous(memory_format=fmt)
+        out = F.linear(noise, self.fc_w, self.fc_b).view(n, 8 * self.ngf, 4, 4).contiguous(memory_format=fmt)
         cond = torch.cat((noise, sentence), 1) if self.kind == "dfgan" else sentence
         ss = self._scale_shift(cond)  # [γ, β] × 4 affines per block, in block order
         for i, blk in enumerate(self.blocks):
@@ -380,13 +381,6 @@ class OptimizedDFGANGenerator(nn.Module):
                 f"chunk_size={self.chunk_size}")
 
 
-def _snapshot_linear(linear: nn.Linear) -> nn.ParameterList:
-    # plain tensors in a list-like holder that .to() moves (the weights stay frozen: requires_grad False)
-    holder = nn.ParameterList([nn.Parameter(linear.weight.detach().clone(), requires_grad=False),
-                               nn.Parameter(linear.bias.detach().clone(), requires_grad=False)])
-    return holder
-
-
 def optimize_for_inference(
     generator: nn.Module, *, channels_last: bool = True, fold_upsample: bool = True,
     fuse_conditioning: bool = True, chunk_size: Optional[int] = None,
@@ -395,7 +389,10 @@ def optimize_for_inference(
 
     Args:
         generator: a :class:`~textgan.models.DFGANGenerator` (any ``ngf``, ``nz``, ``cond_dim``, ``imsize``)
-            or a :class:`~textgan.models.DFGAN2020Generator`. It is not modified.
+            or a :class:`~textgan.models.DFGAN2020Generator`. It is not modified. Any other module that has
+            an ``optimize_for_inference()`` method of its own (SSA-GAN's generator) gets that method's result,
+            so :meth:`TextToImagePipeline.optimize` works for every family that offers one; other modules
+            raise ``TypeError``.
         channels_last: run the convolutions on NHWC tensors (faster with oneDNN on CPU; the returned images
             are NCHW-contiguous either way).
         fold_upsample: compute each block's shortcut and first fusion block at the input resolution and its
@@ -409,7 +406,7 @@ def optimize_for_inference(
             split on other devices; ``0`` never splits.
 
     Returns:
-        An :class:`OptimizedDFGANGenerator` holding a snapshot of the weights (see :meth:`~OptimizedDFGANGenerator.refresh`);
+        For DF-GAN, an :class:`OptimizedDFGANGenerator` holding a snapshot of the weights (see :meth:`~OptimizedDFGANGenerator.refresh`);
         its ``state_dict()`` is the original's.
 
     Example::
@@ -418,5 +415,14 @@ def optimize_for_inference(
         fast = textgan.optimize.optimize_for_inference(gen)
         images = fast(noise, sentence)               # same as gen(noise, sentence) to ~1e-6
     """
+    from .models.dfgan import DFGAN2020Generator, DFGANGenerator
+
+    own = getattr(generator, "optimize_for_inference", None)
+    if not isinstance(generator, (DFGANGenerator, DFGAN2020Generator)) and callable(own):
+        # families with their own inference rewrite (e.g. SSA-GAN) provide it as a method
+        if not (channels_last and fold_upsample and fuse_conditioning and chunk_size is None):
+            raise TypeError(f"optimize_for_inference: the options are DF-GAN's; {type(generator).__name__} has its "
+                            "own optimize_for_inference() method, call it directly to pass options")
+        return own()
     return OptimizedDFGANGenerator(generator, channels_last=channels_last, fold_upsample=fold_upsample,
                                    fuse_conditioning=fuse_conditioning, chunk_size=chunk_size)

@@ -112,10 +112,19 @@ class TextToImagePipeline:
         self._progress_disabled = disable
 
     def optimize(self) -> "TextToImagePipeline":
-        """Replace ``pipe.generator`` by a faster inference-only equivalent (see textgan.optimize)."""
+        """Replace ``pipe.generator`` by a faster inference-only equivalent (see textgan.optimize).
+
+        Families without an inference rewrite keep their generator, with a warning saying so.
+        """
+        import warnings
+
         from .optimize import optimize_for_inference
 
-        self.generator = optimize_for_inference(self._plain_generator)
+        try:
+            self.generator = optimize_for_inference(self._plain_generator)
+        except TypeError as e:
+            warnings.warn(f"pipe.optimize(): no inference rewrite for {type(self._plain_generator).__name__}, "
+                          f"the generator is used as it is ({e})", stacklevel=2)
         return self
 
     # ------------------------------------------------------------------ the three steps
