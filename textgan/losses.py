@@ -271,3 +271,84 @@ def matching_aware_gradient_penalty(images: torch.Tensor, sentences: torch.Tenso
     grads = torch.autograd.grad(logits, (images, sentences), torch.ones_like(logits), create_graph=True)
     norm = torch.cat((grads[0].reshape(grads[0].shape[0], -1), grads[1].reshape(grads[1].shape[0], -1)), 1).norm(2, dim=1)
     return k * norm.pow(p).mean()
+
+
+# ------------------------------------------- GAN-INT-CLS, StackGAN / AttnGAN BCE losses, SSA-GAN's DAMSM term
+# reedscot/icml2016 main_cls_int.lua; the PyTorch ports (aelnouby/Text-to-Image-Synthesis trainer.py);
+# hanzhanggit/StackGAN-Pytorch code/miscc/utils.py; taoxugit/AttnGAN code/miscc/losses.py; wtliao/text2image.
+
+__all__ += ["matching_aware_bce_loss", "conditional_discriminator_loss", "conditional_generator_loss",
+            "feature_matching_loss", "l1_loss", "damsm_generator_term"]
+
+
+def _bce(x: torch.Tensor, target: float, from_logits: bool) -> torch.Tensor:
+    t = torch.full_like(x, float(target))
+    if from_logits:
+        return torch.nn.functional.binary_cross_entropy_with_logits(x, t)
+    return torch.nn.functional.binary_cross_entropy(x, t)
+
+
+def matching_aware_bce_loss(real: torch.Tensor, wrong: torch.Tensor, fake: torch.Tensor, *, wrong_weight: float = 0.5,
+                            fake_weight: float = 0.5, real_label: float = 1.0, from_logits: bool = False) -> torch.Tensor:
+    """GAN-INT-CLS's matching-aware D loss: ``BCE(D(x, t), real_label) + wrong_weight·BCE(D(x, t̂), 0) +
+    fake_weight·BCE(D(G(z, t), t), 0)`` for a real image with a mismatched caption ``t̂``.
+
+    Defaults are the Lua original (cls_weight 0.5: weights 0.5 and 0.5, label 1); the PyTorch ports use
+    ``wrong_weight=1, fake_weight=1, real_label=0.9`` (one-sided label smoothing). Inputs are D's
+    probabilities (the authors' D ends in a sigmoid), or logits with ``from_logits``.
+    """
+    return (_bce(real, real_label, from_logits) + wrong_weight * _bce(wrong, 0.0, from_logits)
+            + fake_weight * _bce(fake, 0.0, from_logits))
+
+
+def conditional_discriminator_loss(real_cond: torch.Tensor, wrong_cond: torch.Tensor, fake_cond: torch.Tensor,
+                                   real_uncond: "torch.Tensor | None" = None,
+                                   fake_uncond: "torch.Tensor | None" = None, from_logits: bool = False) -> torch.Tensor:
+    """StackGAN / AttnGAN D loss from the conditional (and unconditional) heads' probabilities.
+
+    Conditional only (StackGAN Stage-I): ``BCE(real, 1) + (BCE(fake, 0) + BCE(wrong, 0))/2``. With the
+    unconditional head (Stage-II, AttnGAN): ``(BCE(real, 1) + BCE(real_u, 1))/2 + (BCE(fake, 0) + BCE(wrong, 0)
+    + BCE(fake_u, 0))/3``. ``wrong`` is the real features ``[:-1]`` against the sentences ``[1:]``.
+    """
+    if (real_uncond is None) != (fake_uncond is None):
+        raise ValueError("conditional_discriminator_loss: give both real_uncond and fake_uncond, or neither")
+    real, wrong, fake = (_bce(real_cond, 1.0, from_logits), _bce(wrong_cond, 0.0, from_logits),
+                         _bce(fake_cond, 0.0, from_logits))
+    if real_uncond is None:
+        return real + (fake + wrong) / 2.0
+    return ((real + _bce(real_uncond, 1.0, from_logits)) / 2.0
+            + (fake + wrong + _bce(fake_uncond, 0.0, from_logits)) / 3.0)
+
+
+def conditional_generator_loss(fake_cond: torch.Tensor, fake_uncond: "torch.Tensor | None" = None,
+                               from_logits: bool = False) -> torch.Tensor:
+    """StackGAN / AttnGAN G adversarial loss of one stage: ``BCE(D_cond(G), 1) [+ BCE(D_uncond(G), 1)]``
+    (add ``2·kl_loss`` for StackGAN, ``kl_loss`` and :func:`damsm_generator_term` for AttnGAN)."""
+    loss = _bce(fake_cond, 1.0, from_logits)
+    return loss if fake_uncond is None else loss + _bce(fake_uncond, 1.0, from_logits)
+
+
+def feature_matching_loss(fake_features: torch.Tensor, real_features: torch.Tensor) -> torch.Tensor:
+    """The GAN-INT-CLS ports' feature matching: MSE between the batch means of D's intermediate features
+    of the fakes and of the (detached) real images (weight ``l2_coef`` 100 there)."""
+    return torch.nn.functional.mse_loss(fake_features.mean(0), real_features.detach().mean(0))
+
+
+def l1_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean absolute pixel difference to the (detached) real image (the ports' ``l1_coef`` 50 term)."""
+    return (fake - real.detach()).abs().mean()
+
+
+def damsm_generator_term(region_features: torch.Tensor, global_features: torch.Tensor, words_emb: torch.Tensor,
+                         sent_emb: torch.Tensor, cap_lens, class_ids=None, weight: float = 1.0,
+                         gamma1: float = 4.0, gamma2: float = 5.0, gamma3: float = 10.0) -> torch.Tensor:
+    """DAMSM loss of generated images for G: ``weight · (w0 + w1 + s0 + s1)``.
+
+    ``region_features`` / ``global_features`` are the frozen DAMSM image encoder's outputs on the fakes,
+    ``words_emb`` / ``sent_emb`` the (detached) text features. AttnGAN adds it with ``weight = LAMBDA``
+    (5 birds, 50 COCO); SSA-GAN adds ``0.05 ·`` this with LAMBDA 1 and GAMMA1 5 (pass ``weight=0.05, gamma1=5``).
+    """
+    w0, w1, _ = damsm_words_loss(region_features, words_emb.detach(), cap_lens, class_ids=class_ids,
+                                 gamma1=gamma1, gamma2=gamma2, gamma3=gamma3)
+    s0, s1 = damsm_sentence_loss(global_features, sent_emb.detach(), class_ids=class_ids, gamma3=gamma3)
+    return weight * (w0 + w1 + s0 + s1)

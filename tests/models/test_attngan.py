@@ -166,6 +166,11 @@ def test_fused_inference_matches_the_op_by_op_path():
     gen.fused_inference = True
     out = gen(*args)[0][-1]
     assert out.requires_grad
+    gen.fused_inference = False
+    fast = gen.for_inference()
+    assert fast.fused_inference and not gen.fused_inference and fast.state_dict().keys() == gen.state_dict().keys()
+    with torch.no_grad():
+        torch.testing.assert_close(fast(*args)[0][-1], gen(*args)[0][-1], atol=2e-5, rtol=1e-4)
 
 
 def test_ca_noise_comes_from_the_argument_or_the_generator():

@@ -14,12 +14,14 @@ Quirks kept (details in the notes): the condition goes first in ``cat(c, z)``; n
 sentence code; the attention mask broadcast of the original (``mask_broadcast="official"``, default) —
 converted pipelines switch it to ``"per_sample"`` (see :func:`textgan.convert.official.attngan_pipeline_from_official`).
 
-Inference speed: with ``generator.fused_inference = True`` (off by default), calls in ``eval()`` mode under
-``no_grad``/``inference_mode`` run an algebraically equivalent, cheaper computation: BatchNorm folded into the
-convolutions, each "nearest ×2 → conv3×3" done as a 4-phase 2×2 convolution of the low-resolution map (2.25×
-fewer multiply-adds, no up-sampled copy), matrix products for the attention and NHWC (channels-last)
+Inference speed: with ``generator.fused_inference = True`` (off by default; ``generator.for_inference()``
+returns such a copy), calls in ``eval()`` mode under ``no_grad``/``inference_mode`` run an algebraically
+equivalent, cheaper computation: BatchNorm folded into the convolutions; each "nearest ×2 → conv3×3" done as
+a 4-phase 2×2 convolution of the low-resolution map (2.25× fewer multiply-adds, no up-sampled copy); the
+last stage's features kept in that phase form, its image head being a 2×2 convolution of the phases (the
+largest feature map is never built); attention products laid out for a fast softmax; NHWC (channels-last)
 tensors for oneDNN. Its outputs differ from the authors' by float32 rounding that this deep network
-amplifies (~1e-7 for ordinary weights, up to ~1e-4 on the small random parity fixture), so the default,
+amplifies (~1e-5 for the released sizes, up to ~1e-4 on the small random parity fixture), so the default,
 op-by-op path is the one that reproduces the authors' outputs to 1e-5; training and any call that records
 gradients always use it. benchmarks/attngan.py measures both.
 """
@@ -109,22 +111,39 @@ class UpBlock(nn.Sequential):
 
     def _make(self):
         w, b = _fold(self[1].weight, self[2])
-        return _phase_weight(w), b.repeat(4)
+        w4, b4 = _phase_weight(w), b.repeat(4)
+        # output channels reordered to [values of the 4 phases | gates of the 4 phases], so that one GLU over
+        # contiguous channels gives the 4 gated phases
+        o = w.shape[0] // 2
+        order = torch.arange(8 * o).view(4, 2, o).transpose(0, 1).reshape(-1)
+        return w4[order], b4[order]
 
-    def fused(self, x: torch.Tensor, memory_format=torch.contiguous_format) -> torch.Tensor:
-        """Eval-mode equivalent without the up-sampled map (see the module docstring)."""
+    def _gated_phases(self, x: torch.Tensor, memory_format):
         bn = self[2]
         w4, b4 = self._derived.get((self[1].weight, bn.weight, bn.bias, bn.running_mean, bn.running_var),
                                    self._make, memory_format)
-        y = F.conv2d(x, w4, b4, padding=1)
-        two_out = w4.shape[0] // 4
-        n, out = x.shape[0], two_out // 2
-        res = torch.empty((n, out, 2 * x.shape[2], 2 * x.shape[3]), dtype=y.dtype, device=y.device,
-                          memory_format=memory_format)
-        y.view(n, 4, 2, out, y.shape[2], y.shape[3])[:, :, 1].sigmoid_()  # the gates, in place (y is ours)
-        torch.mul(_phase_view(y, two_out, out, 0), _phase_view(y, two_out, out, out),
-                  out=res.view(n, out, x.shape[2], 2, x.shape[3], 2))
+        return F.glu(F.conv2d(x, w4, b4, padding=1), dim=1), w4.shape[0] // 8  # (B, 4·out, H+1, W+1)
+
+    def fused(self, x: torch.Tensor, memory_format=torch.contiguous_format) -> torch.Tensor:
+        """Eval-mode equivalent without the up-sampled map (see the module docstring)."""
+        g, out = self._gated_phases(x, memory_format)
+        n, h, w = x.shape[0], x.shape[2], x.shape[3]
+        res = torch.empty((n, out, 2 * h, 2 * w), dtype=g.dtype, device=g.device, memory_format=memory_format)
+        res.view(n, out, h, 2, w, 2).copy_(_phase_view(g, out, out, 0))
         return res
+
+    def fused_phases(self, x: torch.Tensor, memory_format=torch.contiguous_format) -> torch.Tensor:
+        """The output as its four phases, (B, 4·out, H+1, W+1): block 2a+b holds high-resolution pixel
+        (2i+a, 2j+b) at (i+a, j+b); the other border entries are 0, so a 2×2 convolution of this tensor is a
+        zero-padded 3×3 convolution of the output (:meth:`ImageHead.fused_from_phases`)."""
+        phases, out = self._gated_phases(x, memory_format)
+        n, hy, wy = x.shape[0], phases.shape[2], phases.shape[3]
+        p = phases.view(n, 2, 2, out, hy, wy)
+        p[:, 0, :, :, hy - 1].zero_()  # row phase 0 ends one row early, phase 1 starts one row late
+        p[:, 1, :, :, 0].zero_()
+        p[:, :, 0, :, :, wy - 1].zero_()
+        p[:, :, 1, :, :, 0].zero_()
+        return phases
 
 
 class ResBlock(nn.Module):
@@ -169,15 +188,15 @@ class InitStage(nn.Module):
             out = up(out)
         return out
 
-    def fused(self, z_code: torch.Tensor, c_code: torch.Tensor, memory_format) -> torch.Tensor:
+    def fused(self, z_code: torch.Tensor, c_code: torch.Tensor, memory_format, phases: bool = False) -> torch.Tensor:
         bn = self.fc[1]
         w, b = self._derived.get((self.fc[0].weight, bn.weight, bn.bias, bn.running_mean, bn.running_var),
                                  lambda: _fold(self.fc[0].weight, bn), memory_format)
         out = F.glu(F.linear(torch.cat((c_code, z_code), 1), w, b), dim=1).view(-1, self.gf_dim, 4, 4)
         out = out.contiguous(memory_format=memory_format)
-        for up in (self.upsample1, self.upsample2, self.upsample3, self.upsample4):
+        for up in (self.upsample1, self.upsample2, self.upsample3):
             out = up.fused(out, memory_format)
-        return out
+        return (self.upsample4.fused_phases if phases else self.upsample4.fused)(out, memory_format)
 
 
 class NextStage(nn.Module):
@@ -194,12 +213,30 @@ class NextStage(nn.Module):
         context, att = self.att(h_code, word_embs, mask, mask_broadcast)
         return self.upsample(self.residual(torch.cat((h_code, context), 1))), att
 
-    def fused(self, h_code, word_embs, mask, mask_broadcast, memory_format):
+    def fused(self, h_code, word_embs, mask, mask_broadcast, memory_format, phases: bool = False):
         context, att = self.att(h_code, word_embs, mask, mask_broadcast, exact=False)
-        out = torch.cat((h_code, context.contiguous(memory_format=memory_format)), 1)
+        out = torch.cat((h_code, context), 1)
         for block in self.residual:
             out = block.fused(out, memory_format)
-        return self.upsample.fused(out, memory_format), att
+        return (self.upsample.fused_phases if phases else self.upsample.fused)(out, memory_format), att
+
+
+def _phase_head_weight(w: torch.Tensor) -> torch.Tensor:
+    """(O, C, 3, 3) → (4·O, 4·C, 2, 2): a zero-padded 3×3 convolution of a map given as its four phases
+    (:meth:`UpBlock.fused_phases`), one output phase per block. High-resolution row 2i+a+dy lies in phase
+    p = (a+dy) mod 2 at phase-tensor row i + (a+dy+p)/2, an offset of 0 or 1 (likewise for columns)."""
+    o, c = w.shape[:2]
+    k = w.new_zeros(2, 2, o, 2, 2, c, 2, 2)  # (a, b, o, p, r, c, u, v)
+    for a in range(2):
+        for dy in (-1, 0, 1):
+            p = (a + dy) % 2
+            u = (a + dy + p) // 2
+            for b in range(2):
+                for dx in (-1, 0, 1):
+                    r = (b + dx) % 2
+                    v = (b + dx + r) // 2
+                    k[a, b, :, p, r, :, u, v] += w[:, :, dy + 1, dx + 1]
+    return k.reshape(4 * o, 4 * c, 2, 2)
 
 
 class ImageHead(nn.Module):
@@ -208,9 +245,25 @@ class ImageHead(nn.Module):
     def __init__(self, ngf: int) -> None:
         super().__init__()
         self.img = nn.Sequential(_conv3x3(ngf, 3), nn.Tanh())
+        self._derived = _Derived()
 
     def forward(self, h_code: torch.Tensor) -> torch.Tensor:
         return self.img(h_code)
+
+    def fused(self, h_code: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(h_code, self.img[0].weight, padding=1).tanh_().contiguous()
+
+    def fused_from_phases(self, phases: torch.Tensor) -> torch.Tensor:
+        """The image from :meth:`UpBlock.fused_phases`, without building the high-resolution feature map:
+        the 3×3 convolution becomes one 2×2 convolution of the four phases with four output phases."""
+        weight = self.img[0].weight
+        nhwc = phases.is_contiguous(memory_format=torch.channels_last) and not phases.is_contiguous()
+        k, = self._derived.get((weight,), lambda: (_phase_head_weight(weight),),
+                               torch.channels_last if nhwc else torch.contiguous_format)
+        y = F.conv2d(phases, k)  # (B, 4·3, H, W), block 2a+b = output phase (a, b)
+        n, h, w = y.shape[0], y.shape[2], y.shape[3]
+        out = y.view(n, 2, 2, 3, h, w).permute(0, 3, 4, 1, 5, 2).reshape(n, 3, 2 * h, 2 * w)
+        return out.tanh_()
 
 
 class AttnGANGenerator(nn.Module):
@@ -271,6 +324,15 @@ class AttnGANGenerator(nn.Module):
         for stage in self._next_stages():
             stage.att.mask_broadcast = value
 
+    def for_inference(self, channels_last: bool = True) -> "AttnGANGenerator":
+        """A copy in eval mode with the fused inference path on (same weights and state dict keys):
+        ``pipe.generator = pipe.generator.for_inference()``. This module is left unchanged."""
+        import copy
+
+        fast = copy.deepcopy(self).eval()
+        fast.fused_inference, fast.channels_last = True, channels_last
+        return fast
+
     def _next_stages(self) -> List[NextStage]:
         return [getattr(self, f"h_net{k}") for k in range(2, self.config["branch_num"] + 1)]
 
@@ -299,13 +361,16 @@ class AttnGANGenerator(nn.Module):
         stages = self._next_stages()
         if self.fused_inference and not self.training and not torch.is_grad_enabled():
             fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-            h = self.h_net1.fused(noise, c_code, fmt)
-            images, maps = [self.img_net1(h)], []
+            # the last stage's features only feed its image head: they stay in phase form (no full-size map)
+            last = len(stages) + 1
+            h = self.h_net1.fused(noise, c_code, fmt, phases=last == 1)
+            images, maps = [self.img_net1.fused_from_phases(h) if last == 1 else self.img_net1.fused(h)], []
             for k, stage in enumerate(stages, start=2):
-                h, att = stage.fused(h, words, word_mask, mask_broadcast, fmt)
-                images.append(getattr(self, f"img_net{k}")(h))
+                h, att = stage.fused(h, words, word_mask, mask_broadcast, fmt, phases=k == last)
+                head = getattr(self, f"img_net{k}")
+                images.append(head.fused_from_phases(h) if k == last else head.fused(h))
                 maps.append(att)
-            return [i.contiguous() for i in images], maps, mu, logvar
+            return images, maps, mu, logvar
         h = self.h_net1(noise, c_code)
         images, maps = [self.img_net1(h)], []
         for k, stage in enumerate(stages, start=2):

@@ -86,12 +86,21 @@ class WordAttention(nn.Module):
             mask = expand_word_mask(mask, queries, mask_broadcast or self.mask_broadcast)  # (B, Q, L)
         if not exact:
             source = torch.matmul(self.conv_context.weight.flatten(1), context)  # (B, idf, L)
-            logits = torch.matmul(query.flatten(2).transpose(1, 2), source)  # (B, Q, L)
+            channels_last = query.is_contiguous(memory_format=torch.channels_last) and not query.is_contiguous()
+            # (B, idf, Q) without a copy in either memory format
+            flat = (query.permute(0, 2, 3, 1).reshape(batch, queries, channels).transpose(1, 2) if channels_last
+                    else query.reshape(batch, channels, queries))
+            # logits (B, L, Q): the softmax over the few words then runs along contiguous pixels (fast)
+            logits = torch.bmm(source.transpose(1, 2), flat)
             if mask is not None:
-                logits = logits.masked_fill_(mask, float("-inf"))
-            attn = torch.softmax(logits, dim=2)
-            weighted = torch.bmm(source, attn.transpose(1, 2)).view(batch, channels, height, width)
-            return weighted, attn.transpose(1, 2).view(batch, length, height, width)
+                logits = logits.masked_fill_(mask.transpose(1, 2), float("-inf"))
+            attn = torch.softmax(logits, dim=1)
+            if channels_last:  # the context comes out (B, Q, idf), i.e. channels-last, as the query
+                weighted = torch.bmm(attn.transpose(1, 2), source.transpose(1, 2))
+                weighted = weighted.view(batch, height, width, channels).permute(0, 3, 1, 2)
+            else:
+                weighted = torch.bmm(source, attn).view(batch, channels, height, width)
+            return weighted, attn.view(batch, length, height, width)
         # the authors' order of operations, step for step: this network amplifies rounding differences
         source = self.conv_context(context.unsqueeze(3)).squeeze(3)  # (B, idf, L)
         target_t = query.reshape(batch, channels, queries).transpose(1, 2).contiguous()  # (B, Q, idf)
