@@ -34,6 +34,15 @@ write_fasttext_bin = _wv_tests.write_fasttext_bin
 WORDS = ["</s>", "this", "bird", "has", "a", "red", "head", "and", "white", "belly", "small", "yellow", "wings"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These models are small: with one thread they run faster, above all on a shared, loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _fixture(name):
     tensors = load_file(str(PARITY_DIR / f"{name}.safetensors"))
     part = lambda p: {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}  # noqa: E731
@@ -363,3 +372,14 @@ def test_plain_encoder_pipeline(tmp_path):
     assert out.model_images.shape == (1, 3, 128, 128) and out.images[0].size == (50, 60)
     assert isinstance(pipe.generator, SISGANGenerator) and not pipe.generator.use_vgg
     assert isinstance(SISGANDiscriminator(), torch.nn.Module) and isinstance(SISGANTextEncoder(), torch.nn.Module)
+
+
+def test_hub_round_trip_by_tag(pipe, official_files, fake_hub):
+    pipe.push_to_hub("textgan/sisgan-birds")
+    image = Image.open(official_files / "bird.jpg")
+    want = pipe(image, "a red bird", generator=torch.Generator().manual_seed(4)).model_images
+    loaded = textgan.load_pretrained("sisgan-birds")  # the registered tag points at textgan/sisgan-birds
+    assert isinstance(loaded, TextGuidedEditPipeline)
+    assert torch.equal(loaded(image, "a red bird", generator=torch.Generator().manual_seed(4)).model_images, want)
+    generator = textgan.create_model("sisgan", pretrained="birds")
+    assert generator.config == pipe.generator.config
