@@ -26,7 +26,6 @@ Prints a markdown table; ``--json PATH`` writes every number.
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import json
 import platform

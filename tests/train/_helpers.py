@@ -22,7 +22,8 @@ def dfgan_run(out_dir, steps=6, callbacks=(), form="2022"):
     """A 32 px DF-GAN with EMA, 16 images, batch 4: 4 steps an epoch, so 6 steps cross an epoch."""
     task = DFGANTask(form=form, ngf=2, ndf=2, nz=4, imsize=32, encoder_dim=6, seed=0)
     data = ShapesImages("train", size=32, length=16, seed=0)
-    return Trainer(task, data, out_dir, batch_size=4, steps=steps, seed=0, checkpoint_every=2, log_every=1,
+    # checkpoints at steps 3 and 6: step 3 is mid-epoch, so resuming needs the sampler position
+    return Trainer(task, data, out_dir, batch_size=4, steps=steps, seed=0, checkpoint_every=3, log_every=1,
                    ema_decay=0.9, progress=False, callbacks=callbacks), task
 
 

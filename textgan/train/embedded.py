@@ -21,13 +21,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
-import random
-import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
@@ -36,12 +33,7 @@ import torch.nn.functional as F
 
 __all__ = ["ATTRIBUTE_HEADS", "train_text_encoder", "train_gan", "evaluate", "main"]
 
-#: attribute → its classes (position has a "none" class for captions that do not say it)
-ATTRIBUTE_HEADS = {
-    "colour": ("red", "green", "blue", "yellow"), "shape": ("circle", "square", "triangle"),
-    "size": ("small", "large"), "background": ("white", "black"),
-    "position": ("none", "center", "left", "right", "top", "bottom"),
-}
+from .tasks import ATTRIBUTE_HEADS  # noqa: E402  (attribute → classes; position has "none")
 
 
 def _log(msg: str) -> None:
@@ -164,7 +156,8 @@ def train_gan(out: str, text_encoder: str, *, steps: int = 4000, batch_size: int
               ndf: int = 16, nz: int = 64, imsize: int = 64, lr_g: float = 1e-4, lr_d: float = 4e-4,
               ema_decay: float = 0.999, num_images: int = 16000, positions=None, seed: int = 0,
               log_every: int = 25, save_every: int = 250, threads: Optional[int] = None,
-              max_minutes: Optional[float] = None, l1_weight: float = 0.0, warmup_steps: int = 0) -> None:
+              max_minutes: Optional[float] = None, l1_weight: float = 0.0, warmup_steps: int = 0,
+              pixel_loss: str = "l1", beta1: float = 0.0) -> None:
     """Stage 2: DF-GAN 2022 on Shapes; writes ``out/gan.pt`` (G, EMA G, D, C, optimisers, step) periodically."""
     from ..data.shapes import POSITIONS
     from ..models.dfgan import DFGANConditionHead, DFGANDiscriminator, DFGANGenerator
@@ -182,8 +175,9 @@ def train_gan(out: str, text_encoder: str, *, steps: int = 4000, batch_size: int
     netD = DFGANDiscriminator(ndf, imsize)
     netC = DFGANConditionHead(ndf, cond_dim)
     ema = copy.deepcopy(netG).eval().requires_grad_(False)
-    optG = torch.optim.Adam(netG.parameters(), lr=lr_g, betas=(0.0, 0.9))
-    optD = torch.optim.Adam(list(netD.parameters()) + list(netC.parameters()), lr=lr_d, betas=(0.0, 0.9))
+    betas = (beta1, 0.9 if beta1 == 0.0 else 0.999)  # DF-GAN's (0, 0.9) by default
+    optG = torch.optim.Adam(netG.parameters(), lr=lr_g, betas=betas)
+    optD = torch.optim.Adam(list(netD.parameters()) + list(netC.parameters()), lr=lr_d, betas=betas)
     Path(out).mkdir(parents=True, exist_ok=True)
     ckpt = Path(out) / "gan.pt"
     start = 0
@@ -223,7 +217,9 @@ def train_gan(out: str, text_encoder: str, *, steps: int = 4000, batch_size: int
             errG = -netC(netD(fake), sent).mean()
         if l1_weight:
             # optional pixel term against the caption's own image (the GAN-INT-CLS ports' L1), off by default
-            errG = errG + l1_weight * (fake - real.detach()).abs().mean()
+            diff = fake - real.detach()
+            # L1 stalls at the per-pixel median (the background) early on; MSE pulls towards the mean
+            errG = errG + l1_weight * (diff.abs().mean() if pixel_loss == "l1" else diff.pow(2).mean())
         optG.zero_grad(set_to_none=True)
         errG.backward()
         optG.step()
@@ -308,25 +304,43 @@ and carries over to the held-out phrasings; held-out attribute accuracy {te_acc}
 
     {cmd_te}
 
-Stage 2, DF-GAN 2022 at 64 px on 16,000 centred train images, with the frozen encoder: {warmup} warm-up steps of
-the generator alone on an L1 term against the caption's own image (weight {l1}), then DF-GAN's objective —
-hinge loss with rolled mismatched pairs and MA-GP (k 2, p 6) — plus the same L1 term; Adam betas (0, 0.9), G lr
-{lr_g}, D+C lr {lr_d}, batch {bs}; the shipped generator is the EMA (decay {ema}) after {steps} steps (about
-at most {minutes:.0f} minutes on one shared CPU core):
-
-    {cmd_gan}
+{stage2}
 
 Export (writes this folder, evaluates it and fills in this card):
 
     python -m textgan.train.embedded export --out RUN --to textgan/weights/shapes-dfgan64
 
-The L1 term and the warm-up are departures from the DF-GAN paper, chosen so that the model learns within a CPU
+The pixel term and the warm-up are departures from the DF-GAN paper, chosen so that the model learns within a CPU
 budget of well under an hour; `textgan train dfgan --data shapes:center --imsize 64 ...` runs the plain DF-GAN
 recipe.
 """
 
 
-def export(run: str, to: str, n: int = 200, commands: Optional[Dict[str, str]] = None) -> Dict[str, float]:
+def _repro(cmd: Optional[str], meta: Mapping, step: int) -> str:
+    """The step-exact form of a command that ``--max-minutes`` stopped early."""
+    if not cmd or not meta.get("max_minutes") or step >= int(meta.get("steps", 0)):
+        return "The run is deterministic for a given thread count (seeded; one thread)."
+    import re
+
+    exact = re.sub(r"\s--max-minutes\s+\S+", "", cmd)
+    exact = re.sub(r"--steps\s+\d+", f"--steps {step}", exact)
+    return ("`--max-minutes` stopped it after step " + str(step) + "; the run is deterministic for a given thread "
+            "count (seeded, one thread), so this command reproduces it without the time limit:\n\n    " + exact)
+
+
+_STAGE2 = """Stage 2, DF-GAN 2022 at 64 px on 16,000 centred train images, with the frozen encoder: {warmup} warm-up
+steps of the generator alone on a pixel term ({pixel}) against the caption's own image (weight {l1}), then
+DF-GAN's objective — hinge loss with rolled mismatched pairs and MA-GP (k 2, p 6) — plus the same pixel term;
+Adam betas (0, 0.9), G lr {lr_g}, D+C lr {lr_d}, batch {bs}; the shipped generator is the EMA (decay {ema}) after
+{steps} steps (at most {minutes:.0f} minutes on one shared CPU core). The command that was run:
+
+    {cmd_gan}
+
+{repro}"""
+
+
+def export(run: str, to: str, n: int = 200, commands: Optional[Dict[str, str]] = None,
+           stage2: Optional[str] = None) -> Dict[str, float]:
     """Save the run's pipeline (EMA generator + text encoder) to ``to``, evaluate it on ``n`` held-out
     captions and write the model card with the training commands (``commands``: ``text-encoder``, ``gan``)."""
     pipe = build_pipeline(run)
@@ -342,16 +356,21 @@ def export(run: str, to: str, n: int = 200, commands: Optional[Dict[str, str]] =
         words = shlex.split(cmds["gan"])
         meta = vars(_parser().parse_args(words[words.index("gan"):]))
     g = pipe._plain_generator
-    card = _CARD.format(
+    if stage2 is None:
+        stage2 = _STAGE2.format(
+            cmd_gan=cmds.get("gan", "?"), warmup=meta.get("warmup_steps", "?"), l1=meta.get("l1_weight", "?"),
+            lr_g=meta.get("lr_g", "?"), lr_d=meta.get("lr_d", "?"), bs=meta.get("batch_size", "?"),
+            ema=meta.get("ema_decay", "?"), steps=gan["step"], minutes=(meta.get("max_minutes") or float("nan")),
+            pixel=meta.get("pixel_loss", "?"), repro=_repro(cmds.get("gan"), meta, gan["step"]))
+    card = _CARD.format(stage2=stage2, steps=gan["step"],
         g_config=g.config, g_params=sum(p.numel() for p in g.parameters()) / 1e6,
         te_config={k: v for k, v in pipe.text_encoder.config.items() if k in ("embedding_dim", "hidden_dim")},
         n=n, trunc=pipe.truncation, metrics=", ".join(f"{k} {v:.3f}" for k, v in metrics.items()),
         te_acc=", ".join(f"{k} {v:.3f}" for k, v in te["heldout_accuracy"].items()),
-        cmd_te=cmds.get("text-encoder", meta.get("cmd_te", "?")), cmd_gan=cmds.get("gan", meta.get("cmd_gan", "?")),
-        warmup=meta.get("warmup_steps", "?"), l1=meta.get("l1_weight", "?"), lr_g=meta.get("lr_g", "?"),
-        lr_d=meta.get("lr_d", "?"), bs=meta.get("batch_size", "?"), ema=meta.get("ema_decay", "?"), steps=gan["step"],
-        minutes=(meta.get("max_minutes") or float("nan")))
+        cmd_te=cmds.get("text-encoder", "?"))
     (Path(folder) / "README.md").write_text(card)
+    for f in Path(folder).iterdir():
+        f.chmod(0o644)  # installed files must be readable by everyone
     (Path(folder) / "evaluation.json").write_text(json.dumps({"heldout_captions": n, "judge_accuracy": metrics}))
     return metrics
 
@@ -375,7 +394,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, typ, default in (("steps", int, 4000), ("batch-size", int, 32), ("ngf", int, 16), ("ndf", int, 16),
                                ("nz", int, 64), ("lr-g", float, 1e-4), ("lr-d", float, 4e-4),
                                ("ema-decay", float, 0.999), ("num-images", int, 16000), ("seed", int, 0),
-                               ("threads", int, 1), ("max-minutes", float, None), ("save-every", int, 250), ("l1-weight", float, 0.0), ("warmup-steps", int, 0)):
+                               ("threads", int, 1), ("max-minutes", float, None), ("save-every", int, 250), ("l1-weight", float, 0.0), ("warmup-steps", int, 0), ("pixel-loss", str, "l1"), ("beta1", float, 0.0)):
         g.add_argument("--" + name, type=typ, default=default)
     g.add_argument("--positions", nargs="*", default=None)
     e = sub.add_parser("eval")
@@ -388,6 +407,7 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--n", type=int, default=200)
     x.add_argument("--cmd-te", default=None)
     x.add_argument("--cmd-gan", default=None)
+    x.add_argument("--stage2", default=None, help="markdown file describing stage 2 (replaces the generated text)")
     return p
 
 
@@ -398,10 +418,11 @@ def _run(a: argparse.Namespace) -> None:
         train_gan(a.out, str(Path(a.out) / "text_encoder.pt"), steps=a.steps, batch_size=a.batch_size, ngf=a.ngf,
                   ndf=a.ndf, nz=a.nz, lr_g=a.lr_g, lr_d=a.lr_d, ema_decay=a.ema_decay, num_images=a.num_images,
                   positions=a.positions, seed=a.seed, threads=a.threads or None, max_minutes=a.max_minutes,
-                  save_every=a.save_every, l1_weight=a.l1_weight, warmup_steps=a.warmup_steps)
+                  save_every=a.save_every, l1_weight=a.l1_weight, warmup_steps=a.warmup_steps, pixel_loss=a.pixel_loss, beta1=a.beta1)
     elif a.stage == "export":
         cmds = {k: v for k, v in (("text-encoder", a.cmd_te), ("gan", a.cmd_gan)) if v}
-        print(json.dumps(export(a.out, a.to, a.n, cmds)))
+        stage2 = Path(a.stage2).read_text().strip() if a.stage2 else None
+        print(json.dumps(export(a.out, a.to, a.n, cmds, stage2)))
     else:
         print(json.dumps(evaluate(build_pipeline(a.out, use_ema=not a.no_ema), n=a.n)))
 

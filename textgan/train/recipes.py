@@ -140,4 +140,9 @@ def run_recipe(recipe: Union[str, Mapping[str, Any]], out_dir: Union[str, Path],
     trainer.fit()
     if trainer.rank == 0 and hasattr(task, "pipeline"):
         task.pipeline(trainer.ema).save_pretrained(out_dir / "pipeline")
+    import torch.distributed as dist
+
+    if trainer.world_size > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
     return trainer
