@@ -27,3 +27,22 @@ def test_import_needs_no_torchvision():
     code = ("import sys; sys.modules['torchvision'] = None; import textgan; "
             "assert 'torchvision' not in [m for m in sys.modules if sys.modules[m] is not None]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_readme_generate_command_runs_offline_on_the_embedded_model(tmp_path):
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    generate = _bash_blocks((ROOT / "README.md").read_text())[2]
+    args = shlex.split(generate)
+    assert args[0] == "textgan" and "--model" not in args
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty-cache"))
+    result = subprocess.run([sys.executable, "-m", "textgan"] + args[1:], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / args[args.index("-o") + 1]
+    assert Image.open(out).size == (64, 64)

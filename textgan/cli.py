@@ -33,7 +33,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         pipe.optimize()
     gen = torch.Generator().manual_seed(args.seed)
     out = pipe(args.prompts, num_images_per_prompt=args.num_images, generator=gen, truncation=args.truncation,
-               batch_size=args.batch_size, progress=not args.quiet)
+               batch_size=args.batch_size, progress=False if args.quiet else None)
     target = Path(args.output)
     single = len(out.images) == 1 and target.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")
     if single:
@@ -133,7 +133,7 @@ def _cmd_edit(args: argparse.Namespace) -> int:
         raise ValueError(f"--model {args.model}: a {type(pipe).__name__}, not an image-editing model; "
                          "`textgan generate` makes images from sentences")
     out = pipe(args.image, args.prompts, generator=torch.Generator().manual_seed(args.seed),
-               resize_mode=args.resize_mode, progress=not args.quiet)
+               resize_mode=args.resize_mode, progress=False if args.quiet else None)
     target = Path(args.output)
     if len(out.images) == 1 and target.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
         target.parent.mkdir(parents=True, exist_ok=True)
