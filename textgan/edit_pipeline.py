@@ -39,7 +39,7 @@ import torch.nn as nn
 from . import _serialization as ser
 from ._noise import normal_from_uniform, uniform
 from .errors import ArchitectureMismatchError, CheckpointError, EmptyPromptError
-from .pipelines import PIPELINE_LOADERS
+from .pipelines import PIPELINE_LOADERS, PushToHubMixin
 from .text.vse import sisgan_tokenize
 from .text.word_vectors import WordVectors
 
@@ -65,7 +65,7 @@ class EditOutput:
     model_images: torch.Tensor
 
 
-class TextGuidedEditPipeline:
+class TextGuidedEditPipeline(PushToHubMixin):
     """SISGAN image editing from a sentence.
 
     Args:
@@ -264,16 +264,6 @@ class TextGuidedEditPipeline:
             "source": self.source, "files": files,
         })
         return folder
-
-    def push_to_hub(self, repo_id: str, **kwargs) -> str:
-        """Save to a temporary folder and upload it (``textgan.hub.push_to_hub`` arguments)."""
-        import tempfile
-
-        from .hub import push_to_hub
-
-        with tempfile.TemporaryDirectory() as tmp:
-            self.save_pretrained(tmp)
-            return push_to_hub(tmp, repo_id, **kwargs)
 
     @classmethod
     def from_pretrained(cls, name_or_path: Union[str, os.PathLike], revision: Optional[str] = None, device=None,

@@ -54,7 +54,21 @@ class PipelineOutput:
     noise: torch.Tensor
 
 
-class TextToImagePipeline:
+class PushToHubMixin:
+    """``push_to_hub`` for any pipeline that has ``save_pretrained(folder)``."""
+
+    def push_to_hub(self, repo_id: str, **kwargs) -> str:
+        """Save to a temporary folder and upload it (``textgan.hub.push_to_hub`` arguments)."""
+        import tempfile
+
+        from .hub import push_to_hub
+
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save_pretrained(tmp)
+            return push_to_hub(tmp, repo_id, **kwargs)
+
+
+class TextToImagePipeline(PushToHubMixin):
     """A ready text-to-image model: ``pipe("a red bird", generator=torch.Generator().manual_seed(0)).images``.
 
     Args:
@@ -258,16 +272,6 @@ class TextToImagePipeline:
             "sampling": {"truncation": self.truncation}, "source": self.source, "files": files,
         })
         return folder
-
-    def push_to_hub(self, repo_id: str, **kwargs) -> str:
-        """Save to a temporary folder and upload it (``textgan.hub.push_to_hub`` arguments)."""
-        import tempfile
-
-        from .hub import push_to_hub
-
-        with tempfile.TemporaryDirectory() as tmp:
-            self.save_pretrained(tmp)
-            return push_to_hub(tmp, repo_id, **kwargs)
 
     @classmethod
     def from_pretrained(cls, name_or_path: Union[str, os.PathLike], revision: Optional[str] = None,
