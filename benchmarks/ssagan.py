@@ -1,6 +1,6 @@
 """Generation speed and peak memory: the authors' SSA-GAN NetG against textgan's generator (birds size).
 
-    python benchmarks/ssagan.py --official-code /work/official/ssagan/3063e27 --batch-sizes 1 16 --rounds 5
+    python benchmarks/ssagan.py --official-code /work/official/ssagan/3063e27 --batch-sizes 1 16 --rounds 12
 
 ``--official-code`` is a folder holding the authors' ``model.py`` and its ``sync_batchnorm/`` package
 (wtliao/text2image@3063e27, e.g. ``git archive 3063e27 model.py sync_batchnorm | tar -x -C DIR``). It is
@@ -112,11 +112,11 @@ def convert(work: Path) -> Path:
     return pipe.save_pretrained(work / "textgan-ssagan")
 
 
-def textgan_generator(folder: Path, optimised: bool):
+def textgan_generator(folder: Path, optimised: bool, chunk_size: int = 1):
     import textgan
 
     gen = textgan.load_pretrained(folder).generator
-    return gen.optimize_for_inference() if optimised else gen
+    return gen.optimize_for_inference(chunk_size=chunk_size) if optimised else gen
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, clock) -> Dict[str, List[float]]:
@@ -145,7 +145,8 @@ def memory_worker(args) -> None:
     if args.variant == "official":
         gen = official_generator(load_official(args.official_code), Path(args.folder) / "netG_550.pth")
     else:
-        gen = textgan_generator(Path(args.folder) / "textgan-ssagan", args.variant == "optimised")
+        chunk = int(args.variant.split("chunk ")[1]) if "chunk " in args.variant else 1
+        gen = textgan_generator(Path(args.folder) / "textgan-ssagan", args.variant.startswith("optimised"), chunk)
     inputs = (torch.randn(args.batch, NZ), torch.randn(args.batch, COND))
     gc.collect()
     try:
@@ -174,11 +175,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--official-code", required=True, help="folder with the authors' model.py and sync_batchnorm/")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
-    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per batch size")
+    ap.add_argument("--rounds", type=int, default=12, help="timed rounds at batch 1; batch b gets max(3, rounds // b)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall clock, or this process's CPU time (steadier on a busy machine; use with --threads 1)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk-size", type=int, default=0,
+                    help="also time the optimised generator with this chunk_size (default: only chunk_size=1)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--json", default=None)
     ap.add_argument("--_memory-worker", dest="memory_worker", action="store_true", help=argparse.SUPPRESS)
@@ -201,14 +204,17 @@ def main(argv=None) -> None:
                "clock": args.clock, "load_average_start": os.getloadavg()[0], "speed": [], "memory": []}
     models = {"official": official_generator(official, pth), "textgan": textgan_generator(folder, False),
               "textgan optimised": textgan_generator(folder, True)}
+    if args.chunk_size > 1:
+        models[f"textgan optimised, chunk {args.chunk_size}"] = textgan_generator(folder, True, args.chunk_size)
     for batch in args.batch_sizes:
         g = torch.Generator().manual_seed(args.seed + batch)
         noise, sentence = torch.randn(batch, NZ, generator=g), torch.randn(batch, COND, generator=g)
         with torch.inference_mode():
             ref = models["official"](noise, sentence)[0]
             diffs = {n: (m(noise, sentence) - ref).abs().max().item() for n, m in models.items() if n != "official"}
-            times = interleaved({n: (lambda m=m: m(noise, sentence)) for n, m in models.items()}, args.rounds, clock)
-        row = {"batch": batch, "rounds": args.rounds, "max_abs_diff": diffs,
+            rounds = max(3, args.rounds // batch)
+            times = interleaved({n: (lambda m=m: m(noise, sentence)) for n, m in models.items()}, rounds, clock)
+        row = {"batch": batch, "rounds": rounds, "max_abs_diff": diffs,
                "images_per_s": {n: batch / statistics.median(t) for n, t in times.items()},
                "ratio": {n: statistics.median(a / b for a, b in zip(times["official"], t))
                          for n, t in times.items() if n != "official"}, "times": times}
@@ -220,7 +226,8 @@ def main(argv=None) -> None:
     if not args.no_memory:
         env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}))
         for batch in args.batch_sizes:
-            for variant in ("official", "textgan", "optimised"):
+            extra = [f"optimised, chunk {args.chunk_size}"] if args.chunk_size > 1 else []
+            for variant in ["official", "textgan", "optimised"] + extra:
                 cmd = [sys.executable, os.path.abspath(__file__), "--_memory-worker", "--official-code",
                        args.official_code, "--folder", str(work), "--variant", variant, "--batch", str(batch)]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
@@ -237,6 +244,8 @@ def main(argv=None) -> None:
         print(f"| {row['batch']} | {ips['official']:.3f} | {ips['textgan']:.3f} ({r['textgan']:.2f}×) | "
               f"{ips['textgan optimised']:.3f} ({r['textgan optimised']:.2f}×) | "
               f"{d['textgan']:.1e} / {d['textgan optimised']:.1e} |")
+        for name in [n for n in ips if n.startswith("textgan optimised, ")]:
+            print(f"| {row['batch']} | | {name}: | {ips[name]:.3f} ({r[name]:.2f}×) | {d[name]:.1e} |")
     if results["memory"]:
         print("\n| batch | variant | peak RSS MiB | growth while generating MiB |\n|---|---|---|---|")
         for m in results["memory"]:

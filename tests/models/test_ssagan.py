@@ -145,6 +145,8 @@ def test_pipeline_images_have_the_right_size_and_follow_the_seed(converted):
     assert a.noise.std() > 0.5 and a.noise.abs().max() > 1.6  # plain normal noise, not truncated
     pil = pipe(prompts[0], generator=torch.Generator().manual_seed(0)).images[0]
     assert pil.size == (256, 256)
+    pipe.generator = pipe.generator.optimize_for_inference()  # the inference rewrite slots into the pipeline
+    torch.testing.assert_close(run(0).images, a.images, atol=1e-5, rtol=0)
 
 
 def test_text_encoder_of_the_wrong_width_is_rejected(official, tmp_path, capsys):

@@ -100,7 +100,8 @@ _FID = ("test_fid.py of the SEMA repository: torchvision ImageNet Inception-v3 p
 register_pretrained(PretrainedTag(
     tag="sema-coco", family="sema", dataset="COCO-2014", resolution=256, text_encoder="damsm-coco",
     license="MIT (yuanrr/SEMA)",
-    paper="Yuan, Sheng, Bao, Chen, Xu, Semantic Distance Adversarial Learning for Text-to-Image Synthesis, IEEE TMM 2023",
+    paper=("Yuan, Sheng, Bao, Chen, Xu, Semantic Distance Adversarial Learning for Text-to-Image Synthesis, "
+           "IEEE TMM 2023"),
     original_url="https://pan.baidu.com/s/1xKuId0EZhpqHL0tx34rkZg", original_filename="netG.pth",
     file_format="bare NetG state dict (no 'module.' prefix), generator only", converter="sema",
     hub_id="textgan/sema-coco", parts={"sema": "model.safetensors", "damsm_text_encoder": "text_encoder.safetensors"},

@@ -27,7 +27,9 @@ from ..nn.masks import fill_batchnorm_counters
 from .dfgan import _G2020_CHANNELS, DFGAN2020Discriminator, _Configurable, _shape
 from .dfgan import config_from_state_dict as _dfgan_config
 
-__all__ = ["SSAGANBlock", "SSAGANGenerator", "SSAGANDiscriminator", "OptimizedSSAGANGenerator", "config_from_state_dict"]
+__all__ = [
+    "SSAGANBlock", "SSAGANGenerator", "SSAGANDiscriminator", "OptimizedSSAGANGenerator", "config_from_state_dict",
+]
 
 
 class SSAGANBlock(nn.Module):
@@ -84,7 +86,7 @@ class SSAGANBlock(nn.Module):
 
 
 class SSAGANGenerator(_Configurable):
-    """SSA-GAN generator (``NetG``): ``fc`` → mask → ``block0`` at 4×4 → six (nearest ×2, block) → ``conv_img``.
+    """SSA-GAN generator (``NetG``): ``fc`` → mask → ``block0`` (4×4) → six (nearest ×2, block) → ``conv_img``.
 
     Args:
         ngf: base width (64 in the released models).
@@ -174,7 +176,8 @@ def _winograd_matrices(points: Tuple[float, ...], m: int = 4, r: int = 3):
     at[m - 1, n - 1] = g[n - 1, r - 1] = 1.0
     # Bᵀ is what makes Aᵀ[(G·w) ⊙ (Bᵀ·d)] the correlation of w and d: solve that linear system exactly
     lhs = torch.einsum("ij,jk->ikj", at, g).reshape(m * r, n)
-    rhs = torch.tensor([[float(col == i + k) for col in range(n)] for i in range(m) for k in range(r)], dtype=torch.float64)
+    rhs = torch.tensor([[float(col == i + k) for col in range(n)] for i in range(m) for k in range(r)],
+                       dtype=torch.float64)
     return at, g, torch.linalg.lstsq(lhs, rhs).solution
 
 
@@ -227,7 +230,8 @@ class _Conv:
         fold = scale is not None and not self.winograd and not self.nchw
         if fold or (k == 3 and not self.winograd and not self.nchw):
             s = scale.double().view(-1, *[1] * (w.dim() - 1)) if fold else 1.0
-            w = (w.double() * s).float().contiguous(memory_format=torch.channels_last if k == 3 else torch.contiguous_format)
+            fmt = torch.channels_last if k == 3 else torch.contiguous_format
+            w = (w.double() * s).float().contiguous(memory_format=fmt)
         self.weight = w
         scale64 = None if scale is None else scale.double()
         b = bias.double() if scale is None else bias.double() * scale64
@@ -301,7 +305,10 @@ class OptimizedSSAGANGenerator(nn.Module):
     * Winograd F(4×4, 3×3) for the 3×3 convolutions with ≥ 100 input and output channels at 32-128 px.
     * The first layers of all 28 γ/β MLPs are one matmul.
     * Batches run ``chunk_size`` samples at a time (they are independent), so the large maps can live in
-      buffers that are reused from call to call instead of being faulted in by the kernel every time.
+      buffers that are reused from call to call instead of being faulted in by the kernel every time. The
+      default, 1, needs the least memory and is as fast as larger pieces on one thread or on idle cores; with
+      several threads on oversubscribed cores, larger pieces (16) lose less time to threads waiting for each
+      other, at the cost of buffers 16× larger.
 
     Memory (ngf 64): the large convolution weights are the original's (not copied); Winograd-transformed
     weights are kept only for the two 32 px 512-channel layers (75 MB), and about 130 MB of buffers are reused
