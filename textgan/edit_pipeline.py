@@ -39,7 +39,7 @@ import torch.nn as nn
 from . import _serialization as ser
 from ._noise import normal_from_uniform, uniform
 from .errors import ArchitectureMismatchError, CheckpointError, EmptyPromptError
-from .pipelines import PIPELINE_LOADERS, PushToHubMixin
+from .pipelines import PIPELINE_LOADERS, PipelineMixin
 from .text.vse import sisgan_tokenize
 from .text.word_vectors import WordVectors
 
@@ -65,7 +65,7 @@ class EditOutput:
     model_images: torch.Tensor
 
 
-class TextGuidedEditPipeline(PushToHubMixin):
+class TextGuidedEditPipeline(PipelineMixin):
     """SISGAN image editing from a sentence.
 
     Args:
@@ -117,8 +117,6 @@ class TextGuidedEditPipeline(PushToHubMixin):
             self.discriminator.to(device=device, dtype=dtype)
         return self
 
-    def set_progress_bar_config(self, disable: bool = False) -> None:
-        self._progress_disabled = disable
 
     # ------------------------------------------------------------------ text
     @staticmethod
@@ -224,12 +222,7 @@ class TextGuidedEditPipeline(PushToHubMixin):
         elif tuple(noise.shape) != (total, self.generator.cond_dim):
             raise ValueError(f"noise must have shape ({total}, {self.generator.cond_dim}), got {tuple(noise.shape)}")
         device, dtype = self.device, self.dtype
-        batches = range(0, total, batch_size)
-        show = (len(batches) > 1) if progress is None else progress
-        if show and not self._progress_disabled:
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, desc="textgan edit", unit="batch")
+        batches = self._batches(total, batch_size, progress, "textgan edit")
         chunks = []
         with torch.inference_mode():
             for s in batches:

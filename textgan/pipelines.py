@@ -54,8 +54,24 @@ class PipelineOutput:
     noise: torch.Tensor
 
 
-class PushToHubMixin:
-    """``push_to_hub`` for any pipeline that has ``save_pretrained(folder)``."""
+class PipelineMixin:
+    """``push_to_hub`` for any pipeline that has ``save_pretrained(folder)``, and the batching with a progress
+    bar that every pipeline's ``__call__`` uses."""
+
+    _progress_disabled = False
+
+    def set_progress_bar_config(self, disable: bool = False) -> None:
+        self._progress_disabled = disable
+
+    def _batches(self, total: int, batch_size: int, progress: Optional[bool], desc: str):
+        """Start indices of the batches; a progress bar by default when there is more than one."""
+        batches = range(0, total, batch_size)
+        show = (len(batches) > 1) if progress is None else progress
+        if show and not self._progress_disabled:
+            from tqdm.auto import tqdm
+
+            return tqdm(batches, desc=desc, unit="batch")
+        return batches
 
     def push_to_hub(self, repo_id: str, **kwargs) -> str:
         """Save to a temporary folder and upload it (``textgan.hub.push_to_hub`` arguments)."""
@@ -68,7 +84,7 @@ class PushToHubMixin:
             return push_to_hub(tmp, repo_id, **kwargs)
 
 
-class TextToImagePipeline(PushToHubMixin):
+class TextToImagePipeline(PipelineMixin):
     """A ready text-to-image model: ``pipe("a red bird", generator=torch.Generator().manual_seed(0)).images``.
 
     Args:
@@ -121,9 +137,6 @@ class TextToImagePipeline(PushToHubMixin):
         if self.generator is not self._plain_generator:  # an optimised copy is rebuilt for the new device
             self.generator = self._plain_generator
         return self
-
-    def set_progress_bar_config(self, disable: bool = False) -> None:
-        self._progress_disabled = disable
 
     def optimize(self) -> "TextToImagePipeline":
         """Replace ``pipe.generator`` by a faster inference-only equivalent (see textgan.optimize).
@@ -203,12 +216,7 @@ class TextToImagePipeline(PushToHubMixin):
         elif tuple(noise.shape) != (total, self.noise_dim):
             raise ValueError(f"noise must have shape ({total}, {self.noise_dim}), got {tuple(noise.shape)}")
         device, dtype = self.device, self.dtype
-        batches = range(0, total, batch_size)
-        show = (len(batches) > 1) if progress is None else progress
-        if show and not self._progress_disabled:
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, desc="textgan", unit="batch")
+        batches = self._batches(total, batch_size, progress, "textgan")
         chunks = []
         with torch.inference_mode():
             for s in batches:
