@@ -22,7 +22,7 @@ import tf_writer as W  # noqa: E402
 from textgan.cli import main  # noqa: E402
 from textgan.convert import ChecksumError, read_tensorlayer_npz, read_tf_checkpoint  # noqa: E402
 from textgan.convert import _snappy, tf_mapping as M  # noqa: E402
-from textgan.convert._crc32c import crc32c, crc32c_py, mask, unmask  # noqa: E402
+from textgan.convert._crc32c import crc32c, crc32c_numpy, crc32c_py, mask, unmask  # noqa: E402
 from textgan.errors import CheckpointError  # noqa: E402
 
 TF_DIR = Path(os.environ.get("TEXTGAN_TF_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "tf"))
@@ -347,9 +347,15 @@ def test_crc32c_vectorised_matches_bytewise(n):
     """Python loop, table kernel (> 4 KiB) and folding (> 128 KiB) agree, at any alignment and split."""
     data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
     want = crc32c_py(data.tobytes())
-    assert crc32c(data) == want == crc32c(data.tobytes()) == crc32c(memoryview(data.tobytes()))
-    cut = n // 3 + 1  # an odd cut: the second part is not 8-byte aligned
-    assert crc32c(data[cut:], crc32c(data[:cut])) == want
+    for fn in (crc32c, crc32c_numpy):  # google-crc32c when installed, and textgan's own kernels
+        assert fn(data) == want == fn(data.tobytes()) == fn(memoryview(data.tobytes()))
+        cut = n // 3 + 1  # an odd cut: the second part is not 8-byte aligned
+        assert fn(data[cut:], fn(data[:cut])) == want
+
+
+def test_crc32c_uses_google_crc32c_when_installed():
+    from textgan.convert import _crc32c as C
+    assert C._native_extend is not None, "google-crc32c is a dependency: its C extension should be used"
 
 
 def test_crc32c_fold_constants():
@@ -391,7 +397,7 @@ def test_crc32c_streaming_and_threads(monkeypatch):
     want = C._raw_tables(words.view(np.uint8))
     assert C._raw_parallel(words) == want == C._raw_words(words)
     unaligned = words.view(np.uint8)[3:-2]
-    assert C.crc32c(unaligned) == C.crc32c(unaligned.copy())
+    assert C.crc32c_numpy(unaligned) == C.crc32c_numpy(unaligned.copy()) == C.crc32c(unaligned)
 
 
 # ------------------------------------------------------------------ mapping helpers
