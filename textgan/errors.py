@@ -2,6 +2,13 @@
 
 Each is a subclass of the built-in exception that fits, so ``except ValueError`` keeps working, and each
 message names the file or argument at fault and how to fix it.
+
+Examples:
+    >>> try:
+    ...     textgan.get_pretrained("dfgan-flowers")
+    ... except KeyError as e:   # UnknownModelError is a KeyError
+    ...     print(type(e).__name__)
+    UnknownModelError
 """
 from __future__ import annotations
 
@@ -17,6 +24,9 @@ __all__ = [
     "UnknownModelError",
     "PretrainedNotFoundError",
     "OptionalDependencyError",
+    "DatasetError",
+    "DatasetFileNotFoundError",
+    "UnsafeArchiveError",
 ]
 
 
@@ -80,6 +90,19 @@ class PretrainedNotFoundError(TextganError, FileNotFoundError):
 
 class OptionalDependencyError(TextganError, ImportError):
     """An optional package (torchvision, h5py, ...) is needed for this feature."""
+
+
+class DatasetError(TextganError, ValueError):
+    """A dataset folder or file that is unreadable, corrupt or of an unknown layout."""
+
+
+class DatasetFileNotFoundError(DatasetError, FileNotFoundError):
+    """A file a dataset layout needs (image, caption file, metadata pickle) is missing."""
+
+
+class UnsafeArchiveError(TextganError, ValueError):
+    """An archive member would land outside the destination (absolute, ``..``, escaping link) or is a device;
+    nothing was extracted."""
 
 
 def _short(items, limit: int = 12) -> str:

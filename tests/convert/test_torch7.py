@@ -47,6 +47,17 @@ def test_plain_values_and_tables():
     assert read_torch7(T7 / "tds_vec.t7") == [123, 456]
 
 
+def test_lists_of_tensors(tmp_path):
+    """A Lua list of tensors (Reed's COCO val_captions.t7 holds two) reads as a list of torch tensors: torchfile's
+    own list heuristic fails on it under numpy 2 ("invalid __array_struct__")."""
+    rows = [np.full((1, 4), i, np.float32) for i in range(3)]
+    w.write(w.Table({"fea_txt": w.Table({i + 1: w.tensor(r) for i, r in enumerate(rows)}),
+                     "raw_txt": w.Table({1: "a bird", 2: "a cat", 3: "a dog"}), "empty": w.Table()}), tmp_path / "l.t7")
+    t = read_torch7(tmp_path / "l.t7")
+    assert [x.tolist() for x in t.fea_txt] == [r.tolist() for r in rows] and t.raw_txt == ["a bird", "a cat", "a dog"]
+    assert t.empty == []
+
+
 def test_recursive_structure_keeps_identity():
     t = read_torch7(T7 / "recursive_kv_table.t7")
     assert isinstance(t, LuaTable) and len(t) == 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,66 @@ def _torchfile():
     if b"torch.CudaLongTensor" not in torchfile.type_handlers:
         torchfile.add_tensor_reader(b"torch.CudaLongTensor", dtype=np.int64)
         torchfile.add_storage_reader(b"torch.CudaLongStorage", dtype=np.int64)
+    for name, handler in list(torchfile.type_handlers.items()):
+        kind = name.decode("latin-1").rsplit(".", 1)[-1].replace("Cuda", "")
+        if kind.endswith("Storage") and not getattr(handler, "bounded", False):
+            itemsize = _STORAGE_ITEMSIZE.get(kind[: -len("Storage")] or "Float")
+            if itemsize:
+                torchfile.type_handlers[name] = _bounded_storage(handler, itemsize)
+        elif kind.endswith("Tensor") and kind[: -len("Tensor")] in _STORAGE_ITEMSIZE | {"": 4} \
+                and not getattr(handler, "bounded", False):
+            torchfile.type_handlers[name] = _bounded_tensor(handler)
     return torchfile
+
+
+def _byte_bounds(arr: np.ndarray):
+    try:
+        return np.lib.array_utils.byte_bounds(arr)  # numpy >= 2
+    except AttributeError:  # numpy 1.x
+        return np.byte_bounds(arr)
+
+
+def _bounded_tensor(handler: Callable) -> Callable:
+    """torchfile's tensor reader, checked: it makes the tensor with ``as_strided`` from the sizes, strides and
+    offset in the file, which numpy does not bound-check, so corrupt ones would address memory outside the
+    storage (reading it can crash the interpreter). The view must lie inside its storage."""
+    def read_tensor(reader, version):
+        arr = handler(reader, version)
+        if getattr(reader, "check_count", None) is None or not isinstance(arr, np.ndarray) or arr.size == 0:
+            return arr
+        root = arr
+        while getattr(root, "base", None) is not None:
+            root = root.base
+        if not isinstance(root, np.ndarray) or any(s < 0 for s in arr.strides):
+            raise EOFError("a tensor with negative strides or without a storage")
+        low, high = _byte_bounds(arr)
+        base_low, base_high = _byte_bounds(root)
+        if low < base_low or high > base_high:
+            raise EOFError(f"a tensor of size {list(arr.shape)} and strides {[s // arr.itemsize for s in arr.strides]} "
+                           f"reaches outside its storage of {root.size} elements")
+        return arr
+
+    read_tensor.bounded = True
+    return read_tensor
+
+
+_C_LONG = struct.calcsize("l")  # torchfile reads longs as the platform's C long unless force_8bytes_long
+_STORAGE_ITEMSIZE = {"Byte": 1, "Char": 1, "Short": 2, "Int": 4, "Long": 8, "Float": 4, "Double": 8}
+
+
+def _bounded_storage(handler: Callable, itemsize: int) -> Callable:
+    """torchfile's storage reader, but a storage claiming more bytes than the file has left is an error
+    *before* ``np.fromfile`` allocates the claimed size (a corrupt size field could claim terabytes)."""
+    def read_storage(reader, version):
+        check = getattr(reader, "check_count", None)
+        if check is not None:
+            pos = reader.f.tell()
+            check(reader.read_long(), itemsize, "storage")
+            reader.f.seek(pos)
+        return handler(reader, version)
+
+    read_storage.bounded = True
+    return read_storage
 
 
 def _reader_class():
@@ -137,6 +197,23 @@ def _reader_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._last_long, self._checked = None, set()
+            self._file_size = os.fstat(self.f.fileno()).st_size
+
+        def check_count(self, count: int, itemsize: int, what: str) -> None:
+            """Refuse a length field that claims more bytes than the rest of the file (before allocating)."""
+            left = self._file_size - self.f.tell()
+            if count < 0 or count * itemsize > left:
+                raise EOFError(f"a {what} claims {count} x {itemsize} bytes but only {left} bytes are left")
+
+        def read_string(self, disable_utf8=False):
+            pos = self.f.tell()
+            self.check_count(self.read_int(), 1, "string")
+            self.f.seek(pos)
+            return super().read_string(disable_utf8)
+
+        def read_long_array(self, n):
+            self.check_count(n, 8 if self.force_8bytes_long else _C_LONG, "size/stride array")
+            return super().read_long_array(n)
 
         def read_long(self):
             self._last_long = super().read_long()
@@ -144,6 +221,15 @@ def _reader_class():
 
         def read_obj(self):
             obj = super().read_obj()
+            if isinstance(obj, torchfile.TorchObject):
+                # an object whose contents are (a chain back to) itself: torchfile's __getitem__ then recurses
+                # through C frames for ever, which under the raised recursion limit overflows the C stack
+                seen, inner = {id(obj)}, obj._obj
+                while isinstance(inner, torchfile.TorchObject):
+                    if id(inner) in seen:
+                        raise EOFError("a Torch7 object that contains itself")
+                    seen.add(id(inner))
+                    inner = inner._obj
             # a storage is the only fresh, base-less array; its size is the long read just before its data
             if type(obj) is np.ndarray and obj.base is None and obj.size and id(obj) not in self._checked:
                 self._checked.add(id(obj))
@@ -197,7 +283,9 @@ def read_torch7(path: PathLike) -> Any:
                               "pass the .t7 file as released")
     try:
         with open(path, "rb") as f, _deep_recursion():
-            raw = _reader_class()(f, use_list_heuristic=True, use_int_heuristic=True).read_obj()
+            # torchfile's own list heuristic compares each element with the table (`elem == obj`), which numpy 2
+            # refuses for tensors ("invalid __array_struct__"): lists of tensors are made by _Converter instead
+            raw = _reader_class()(f, use_list_heuristic=False, use_int_heuristic=True).read_obj()
             return _Converter(str(path)).convert(raw)
     except NotImplementedError as e:
         raise CheckpointError(f"{path}: {e}; torchfile cannot read half-precision tensors: re-save the network "
@@ -214,6 +302,12 @@ def read_torch7(path: PathLike) -> Any:
         raise CheckpointError(
             f"{path}: cannot be read as a Torch7 binary file, it is truncated or corrupt "
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); download it again") from e
+
+
+def _is_sequence(table: dict) -> bool:
+    """Keys exactly 1..n: n distinct positive integers summing to n(n+1)/2 can only be those."""
+    n = len(table)
+    return all(type(k) is int and k > 0 for k in table) and sum(table) == n * (n + 1) // 2
 
 
 class _Converter:
@@ -246,6 +340,10 @@ class _Converter:
             items = enumerate(fields, 1) if isinstance(fields, list) else (fields or {}).items()
             for k, v in items:
                 out[self.convert(k)] = self.convert(v)
+        elif isinstance(obj, dict) and _is_sequence(obj):
+            out = self.memo[key] = []  # a Lua table with keys 1..n (or none): a list, as torchfile's heuristic
+            for i in range(1, len(obj) + 1):
+                out.append(self.convert(obj[i]))
         elif isinstance(obj, dict):
             out = self.memo[key] = LuaTable()
             for k, v in obj.items():
