@@ -17,6 +17,9 @@ same initial weights on the same batches. One step is DF-GAN 2022's ``train`` (c
 Sentence embeddings are given (the frozen text encoder is outside both timings, as the authors compute it
 under ``no_grad`` in ``prepare_data``). Rounds alternate the two sides; medians over rounds; ``ratio`` is
 textgan's images/s over the official's within each round (median), which cancels drifts of a shared machine.
+Times are the process's CPU time by default (``--clock cpu``; one thread), which other processes on a shared
+machine do not inflate; ``--clock wall`` measures wall-clock time. ``--ablation`` adds textgan's step with its
+speed-ups (channels_last, G's step with D frozen, fused Adam) switched off one by one.
 
 The data loader: images/s of ``DataLoader(ShapesImages(size), batch_size, num_workers)`` alone, to show it
 is not the bottleneck (it must exceed the training images/s).
@@ -89,12 +92,63 @@ def _loader_rate(size: int, batch: int, workers: int, batches: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-def bench(size: int, batch: int, rounds: int, steps: int, official) -> dict:
+#: --ablation: textgan's step with its speed-ups switched off one at a time (fused Adam, D frozen in G's step,
+#: channels_last), to show what each contributes
+ABLATION = {"textgan": {}, "textgan, contiguous (no channels_last)": {"channels_last": False},
+            "textgan, no channels_last, D not frozen": {"channels_last": False, "freeze": False},
+            "textgan, none (for-loop Adam, D not frozen, contiguous)": {"channels_last": False, "freeze": False,
+                                                                         "fused": False}}
+
+
+def _textgan_runner(size: int, batch: int, steps: int, imgs, sent, channels_last=True, freeze=True, fused=True):
+    import contextlib
+
+    import textgan.train.tasks as tasks_mod
     from textgan.train.tasks import DFGANTask
-    from textgan.train.trainer import StepContext
+    from textgan.train.trainer import StepContext, frozen
 
     torch.manual_seed(0)
-    task = DFGANTask(form="2022", ngf=32, ndf=32, nz=100, imsize=size, encoder_dim=256, seed=0)
+    task = DFGANTask(form="2022", ngf=32, ndf=32, nz=100, imsize=size, encoder_dim=256, seed=0,
+                     channels_last=channels_last)
+    if not fused:
+        task.optimizers = {"g": torch.optim.Adam(task.netG.parameters(), lr=1e-4, betas=(0.0, 0.9)),
+                           "d": torch.optim.Adam(list(task.netD.parameters()) + list(task.netC.parameters()),
+                                                 lr=4e-4, betas=(0.0, 0.9))}
+
+    class _T:  # the bits of Trainer a StepContext reads
+        device = torch.device("cpu")
+        world_size = 1
+        steps_per_epoch = 1
+        scalers: dict = {}
+        task_generator = torch.Generator().manual_seed(0)
+        optimizers = task.optimizers
+
+        @staticmethod
+        def _autocast():
+            return contextlib.nullcontext()
+
+    ctx = StepContext(_T())
+    task._encode = lambda b: sent  # sentences are given (the frozen encoder is not timed)
+    batch_dict = {"image": imgs, "ids": torch.zeros(batch, 18, dtype=torch.long),
+                  "length": torch.ones(batch, dtype=torch.long)}
+
+    def run():
+        tasks_mod.frozen = frozen if freeze else (lambda *m: contextlib.nullcontext())
+        try:
+            for _ in range(steps):
+                task.train_step(batch_dict, ctx)
+        finally:
+            tasks_mod.frozen = frozen
+    return task, run
+
+
+def bench(size: int, batch: int, rounds: int, steps: int, official, ablation: bool = False,
+          clock=time.process_time) -> dict:
+    imgs = torch.rand(batch, 3, size, size) * 2 - 1
+    sent = torch.randn(batch, 256)
+    variants = ABLATION if ablation else {"textgan": {}}
+    runners = {name: _textgan_runner(size, batch, steps, imgs, sent, **kw) for name, kw in variants.items()}
+    task = runners["textgan"][0]
     oG, oD, oC = official.NetG(32, 100, 256, size, 3), official.NetD(32, size, 3), official.NetC(32, 256)
     # same initial weights on both sides (textgan's names follow the authors')
     oG.load_state_dict(task.netG.state_dict())
@@ -103,48 +157,28 @@ def bench(size: int, batch: int, rounds: int, steps: int, official) -> dict:
     optG = torch.optim.Adam(oG.parameters(), lr=1e-4, betas=(0.0, 0.9))
     optD = torch.optim.Adam(list(oD.parameters()) + list(oC.parameters()), lr=4e-4, betas=(0.0, 0.9))
 
-    class _T:  # the bits of Trainer a StepContext reads
-        device = torch.device("cpu")
-        world_size = 1
-        scalers: dict = {}
-        task_generator = torch.Generator().manual_seed(0)
-        optimizers = task.optimizers
-
-        @staticmethod
-        def _autocast():
-            import contextlib
-
-            return contextlib.nullcontext()
-
-    ctx = StepContext(_T())
-    imgs = torch.rand(batch, 3, size, size) * 2 - 1
-    sent = torch.randn(batch, 256)
-    ids = torch.zeros(batch, 18, dtype=torch.long)
-    task._encode = lambda b: sent  # sentences are given (the frozen encoder is not timed)
-    batch_dict = {"image": imgs, "ids": ids, "length": torch.ones(batch, dtype=torch.long)}
-
     def run_official():
         for _ in range(steps):
             _official_step(oG, oD, oC, optG, optD, imgs.clone(), sent.clone(), torch.randn(batch, 100))
 
-    def run_textgan():
-        for _ in range(steps):
-            task.train_step(batch_dict, ctx)
-
-    run_official()
-    run_textgan()  # warm-up
-    times = {"official": [], "textgan": []}
+    order = [("official", run_official)] + [(name, r[1]) for name, r in runners.items()]
+    for _, fn in order:
+        fn()  # warm-up
+    times = {name: [] for name, _ in order}
     for r in range(rounds):
-        order = [("official", run_official), ("textgan", run_textgan)]
         for name, fn in (order if r % 2 == 0 else order[::-1]):
-            t = time.perf_counter()
+            t = clock()
             fn()
-            times[name].append(time.perf_counter() - t)
+            times[name].append(clock() - t)
     rate = {k: [steps * batch / t for t in v] for k, v in times.items()}
-    ratio = statistics.median(t / g for t, g in zip(times["official"], times["textgan"]))
-    return {"size": size, "batch": batch, "steps_per_round": steps, "rounds": rounds,
-            "official_images_per_s": statistics.median(rate["official"]),
-            "textgan_images_per_s": statistics.median(rate["textgan"]), "ratio": ratio}
+    out = {"size": size, "batch": batch, "steps_per_round": steps, "rounds": rounds,
+           "official_images_per_s": statistics.median(rate["official"])}
+    for name in runners:  # "textgan" keeps the keys of earlier runs; ablation rows are named
+        rate_key, ratio_key = ("textgan_images_per_s", "ratio") if name == "textgan" else \
+            (f"images_per_s[{name}]", f"ratio[{name}]")
+        out[rate_key] = statistics.median(rate[name])
+        out[ratio_key] = statistics.median(t / g for t, g in zip(times["official"], times[name]))
+    return out
 
 
 def main(argv=None) -> int:
@@ -157,13 +191,19 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2, help="data-loader workers for the loader measurement")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--ablation", action="store_true", help="also time textgan with each speed-up switched off")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="cpu: process CPU time (default; on a shared machine other processes' load does not "
+                         "enter, which wall-clock time cannot avoid); wall: time.perf_counter")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     official = _import_official(args.official_code)
     rows = []
     for size in args.sizes:
-        r = bench(size, args.batch_size, args.rounds, args.steps, official)
+        r = bench(size, args.batch_size, args.rounds, args.steps, official, args.ablation,
+                  time.process_time if args.clock == "cpu" else time.perf_counter)
+        r["clock"] = args.clock
         r["loader_images_per_s"] = _loader_rate(size, args.batch_size, args.workers, 8)
         r["loader_workers"] = args.workers
         rows.append(r)
@@ -175,6 +215,10 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"| {r['size']} | {r['official_images_per_s']:.2f} | {r['textgan_images_per_s']:.2f} | "
               f"{r['ratio']:.3f} | {r['loader_images_per_s']:.1f} ({r['loader_workers']}) |")
+        for k in r:
+            if k.startswith("ratio["):
+                name = k[len("ratio["):-1]
+                print(f"|   {name} | | {r[f'images_per_s[{name}]']:.2f} | {r[k]:.3f} | |")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "threads": torch.get_num_threads(),
                                                "torch": torch.__version__}, indent=2))

@@ -46,7 +46,12 @@ def _kill_at(step):
     return cb
 
 
-if __name__ == "__main__":  # python _helpers.py OUT_DIR KILL_STEP THREADS: a dfgan run killed at KILL_STEP
-    torch.set_num_threads(int(sys.argv[3]))  # as the parent: another thread count can change float sums
-    trainer, _ = dfgan_run(sys.argv[1], callbacks=[_kill_at(int(sys.argv[2]))])
+def _killed_run(out_dir, kill_step, threads):
+    """A dfgan run that SIGKILLs its own process after ``kill_step`` (no clean-up, as a crash)."""
+    torch.set_num_threads(int(threads))  # as the parent: another thread count can change float sums
+    trainer, _ = dfgan_run(out_dir, callbacks=[_kill_at(int(kill_step))])
     trainer.fit()
+
+
+if __name__ == "__main__":  # python _helpers.py OUT_DIR KILL_STEP THREADS: a dfgan run killed at KILL_STEP
+    _killed_run(*sys.argv[1:4])

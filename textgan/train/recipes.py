@@ -94,9 +94,11 @@ def build_dataset(data: Mapping[str, Any], task: str, image_size: Optional[int] 
 
     opts = dict(data)
     name = opts.pop("name", "shapes")
+    if name in _FOLDER_DATASETS:
+        return _folder_dataset(name, opts, task, image_size)
     if name != "shapes":
-        raise ValueError(f"data {name!r}: only the built-in synthetic 'shapes' dataset is wired into the recipes "
-                         "so far; pass --data shapes")
+        raise ValueError(f"data {name!r}: expected 'shapes' (built in, synthetic) or one of "
+                         f"{', '.join(_FOLDER_DATASETS)} with a folder: --data cub:PATH")
     if task == "shapes-text-encoder":
         return ShapesCaptions(opts.get("split", "train"), opts.get("length"), opts.get("seed", 0),
                               opts.get("shuffle_prob", 0.5), opts.get("positions"))
@@ -104,13 +106,39 @@ def build_dataset(data: Mapping[str, Any], task: str, image_size: Optional[int] 
                         opts.get("seed", 0), opts.get("positions"))
 
 
+#: dataset name -> textgan.data class name, for ``--data NAME:FOLDER``
+_FOLDER_DATASETS = {"cub": "CUB200", "flowers": "Oxford102", "coco": "COCO2014"}
+_FOLDER_OPTIONS = ("layout", "resize", "bbox_crop", "augment", "captions", "words_num", "seed", "embeddings",
+                   "captions_pickle", "image_root", "on_error")
+
+
+def _folder_dataset(name: str, opts: Mapping[str, Any], task: str, image_size: Optional[int]):
+    """A :mod:`textgan.data` dataset (CUB-200, Oxford-102, COCO) from its folder ``opts["root"]``."""
+    from .. import data as tdata
+
+    root = opts.get("root")
+    if not root:
+        raise ValueError(f"data {name!r} needs its folder: --data {name}:PATH (or data.root in the recipe)")
+    if task == "shapes-text-encoder":
+        raise ValueError(f"the shapes-text-encoder recipe trains on Shapes captions only; use the damsm recipe "
+                         f"for {name}")
+    kwargs = {k: opts[k] for k in _FOLDER_OPTIONS if opts.get(k) is not None}
+    return getattr(tdata, _FOLDER_DATASETS[name])(root, opts.get("split", "train"),
+                                                   image_size=image_size or opts.get("size"), **kwargs)
+
+
 def _parse_data(spec: Optional[str]) -> Dict[str, Any]:
-    """``--data shapes`` or ``shapes:center`` (centred shapes only)."""
+    """``--data shapes``, ``shapes:center`` (centred shapes only) or ``cub:PATH`` / ``flowers:PATH`` /
+    ``coco:PATH`` (a dataset folder in any layout :mod:`textgan.data` reads)."""
     if spec is None:
         return {}
     name, _, rest = str(spec).partition(":")
     out: Dict[str, Any] = {"name": name}
-    if rest == "center":
+    if name in _FOLDER_DATASETS:
+        if not rest:
+            raise ValueError(f"--data {spec!r}: give the folder, --data {name}:PATH")
+        out["root"] = rest
+    elif rest == "center":
         out["positions"] = ["center"]
     elif rest:
         raise ValueError(f"--data {spec!r}: the only variant is 'shapes:center'")
@@ -131,15 +159,29 @@ def run_recipe(recipe: Union[str, Mapping[str, Any]], out_dir: Union[str, Path],
     out_dir.mkdir(parents=True, exist_ok=True)
     t = dict(r["trainer"])
     seed = t.pop("seed", 0)
-    task = TASKS[r["task"]](**r["model"], **r["optim"], seed=seed)
     dataset = build_dataset(r["data"], r["task"], r["model"].get("imsize"))
+    model = dict(r["model"])
+    vocab = getattr(dataset, "vocab", None)
+    if vocab is not None and "vocab_size" not in model:  # the text encoder reads the dataset's word ids
+        model["vocab_size"] = len(vocab)
+    if "txt_dim" in model and model["txt_dim"] is None:  # precomputed text embeddings (GAN-INT-CLS): their width
+        emb = dataset[0].get("embedding")
+        if emb is not None:
+            model["txt_dim"] = int(emb.shape[-1])
+    task = TASKS[r["task"]](**model, **r["optim"], seed=seed)
+    if vocab is not None:  # the pipeline tokenises prompts with the dataset's vocabulary
+        from ..text import Tokenizer
+
+        task.tokenizer = Tokenizer(vocab, max_words=getattr(dataset, "words_num", 18))
     trainer = Trainer(task, dataset, out_dir, seed=seed, progress=progress, **t)
     if trainer.rank == 0:
         with open(out_dir / "recipe.json", "w") as f:
             json.dump(r, f, indent=2)
     trainer.fit()
     if trainer.rank == 0 and hasattr(task, "pipeline"):
-        task.pipeline(trainer.ema).save_pretrained(out_dir / "pipeline")
+        pipe = task.pipeline(trainer.ema)
+        if pipe is not None:  # None: the task's generator does not fit TextToImagePipeline
+            pipe.save_pretrained(out_dir / "pipeline")
     import torch.distributed as dist
 
     if trainer.world_size > 1 and dist.is_initialized():
