@@ -117,6 +117,21 @@ def test_every_vector_of_a_trained_model_matches_fasttext(trained):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
 
 
+def test_precomputed_subwords_match_fasttext(trained):
+    """precompute_subwords (every dictionary word hashed at load) gives fastText's rows and vectors too."""
+    model, path = trained
+    lazy = WordVectors.load(path, cache_size=0)
+    wv = WordVectors.load(path, cache_size=0, precompute_subwords=True)
+    assert wv._sub_offsets is not None and len(wv._sub_offsets) == len(model.words) + 1
+    for word in model.words:
+        assert wv.subword_ids(word).tolist() == list(model.get_subwords(word)[1]) == lazy.subword_ids(word).tolist()
+    words = model.words + _oov_words()[:200]
+    for got in (wv.get_word_vectors(words), np.stack([wv[w] for w in words]),
+                wv.lookup([words[i:i + 7] for i in range(0, 70, 7)])[0].reshape(-1, wv.dim)):
+        np.testing.assert_allclose(got, np.stack([model.get_word_vector(w) for w in words[:len(got)]]),
+                                   rtol=0, atol=1e-6)
+
+
 def test_subwords_and_ids_match_fasttext(trained):
     model, path = trained
     wv = WordVectors.load(path)

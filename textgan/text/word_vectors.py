@@ -100,12 +100,16 @@ class WordVectors:
         if self.maxn > 0 and self.bucket <= 0 and not _pruneidx:
             self.maxn = 0  # fastText cannot hash into zero buckets; such a model has no subwords
         self.matrix = matrix
+        # np.memmap's subclass hooks run on every indexing result; the hot paths gather from a plain view
+        self._rows = matrix.view(np.ndarray) if isinstance(matrix, np.memmap) else matrix
         self._dim = int(matrix.shape[1])
         self.source = source
         self.cache_size = int(cache_size)
         self._pruneidx = _pruneidx  # only quantized fastText models are pruned; kept for completeness
         self._ids_cache: Dict[bytes, np.ndarray] = {}
         self._vec_cache: Dict[bytes, np.ndarray] = {}
+        self._sub_flat: Optional[np.ndarray] = None  # set by precompute_subwords()
+        self._sub_offsets: Optional[np.ndarray] = None
         needed = self.nwords + (self.bucket if _pruneidx is None else len(_pruneidx))
         if self.nwords > matrix.shape[0] or (self.maxn > 0 and matrix.shape[0] < needed):
             raise CheckpointError(
@@ -114,26 +118,42 @@ class WordVectors:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: PathLike, *, limit: Optional[int] = None, cache_size: int = 65536) -> "WordVectors":
+    def load(cls, path: PathLike, *, limit: Optional[int] = None, cache_size: int = 65536,
+             precompute_subwords: bool = False) -> "WordVectors":
         """Open a fastText ``.bin``, a ``.vec`` text file or a textgan ``.safetensors`` file.
 
         The kind is recognised from the file's first bytes, not its name. ``limit`` keeps only the first
-        ``limit`` words of a ``.vec`` file (they are sorted by frequency).
+        ``limit`` words of a ``.vec`` file (they are sorted by frequency). ``precompute_subwords`` hashes every
+        dictionary word's n-grams while opening (:meth:`precompute_subwords`): slower to open, faster first
+        lookups, as fastText itself does.
 
         Raises:
             FileNotFoundError: no such file.
             CheckpointError: the file is none of these formats, is truncated, or is a quantized model.
         """
+        wv = cls._open(Path(path), limit, cache_size)
+        return wv.precompute_subwords() if precompute_subwords else wv
+
+    @classmethod
+    def _open(cls, path: Path, limit: Optional[int], cache_size: int) -> "WordVectors":
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such word-vector file (a fastText .bin, a .vec or a textgan "
                                     ".safetensors file)")
         with open(path, "rb") as f:
             head = f.read(64)
+        if not head:
+            raise CheckpointError(f"{path}: the file is empty; download it again")
         if len(head) >= 8 and struct.unpack_from("<i", head)[0] == FASTTEXT_MAGIC:
             return cls._from_bin(path, cache_size)
         if len(head) >= 10 and head[8:9] == b"{" and _is_safetensors(path):
-            return cls._from_safetensors(path, cache_size)
+            try:
+                return cls._from_safetensors(path, cache_size)
+            except CheckpointError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError, RecursionError) as e:
+                raise CheckpointError(f"{path}: a corrupt textgan word-vector file ({type(e).__name__}: {e}); "
+                                      "write it again with WordVectors.save") from e
         first = head.split(b"\n", 1)[0]
         if _looks_like_vec_header(first):
             return cls._from_vec(path, limit, cache_size)
@@ -236,6 +256,11 @@ class WordVectors:
         with open(path, "rb") as f:
             count, dim = (int(x) for x in f.readline().split())
             n = count if limit is None else min(count, int(limit))
+            # every value takes at least two bytes of text: refuse a header claiming more than the file holds
+            # before allocating the matrix it describes (a small one is allocated, and the lines checked)
+            if n * dim * 2 > os.fstat(f.fileno()).st_size and n * dim * 4 > (1 << 26):
+                raise CheckpointError(f"{path}: the header promises {count} words of {dim} values, more than the "
+                                      f"{os.fstat(f.fileno()).st_size}-byte file can hold; truncated or corrupt")
             matrix = np.zeros((n, dim), dtype=np.float32)
             words: List[bytes] = []
             for i in range(n):
@@ -265,6 +290,8 @@ class WordVectors:
         begin, _ = info["data_offsets"]
         matrix = np.memmap(path, dtype="<f4", mode="r", offset=data_start + begin, shape=tuple(info["shape"]))
         wb, we = header["words"]["data_offsets"]
+        if not 0 <= wb <= we <= path.stat().st_size - data_start:
+            raise CheckpointError(f"{path}: the words claim bytes {wb}..{we} past the end of the file; truncated")
         with open(path, "rb") as f:
             f.seek(data_start + wb)
             blob = f.read(we - wb)
@@ -394,15 +421,21 @@ class WordVectors:
                     append(base + h % bucket)
         return out
 
+    def _compute_ids(self, wb: bytes) -> np.ndarray:
+        wid = self._index.get(wb, -1)
+        # a label of a supervised model (index >= nwords) has no input row of its own past the matrix
+        rows = [wid] if 0 <= wid < self.matrix.shape[0] else []
+        if self.maxn > 0 and wb != _EOS:
+            rows += self._ngram_rows(b"<" + wb + b">")
+        return np.asarray(rows, dtype=np.int64)
+
     def _ids(self, wb: bytes) -> np.ndarray:
+        ids = self._precomputed(wb)
+        if ids is not None:
+            return ids
         ids = self._ids_cache.get(wb)
         if ids is None:
-            wid = self._index.get(wb, -1)
-            # a label of a supervised model (index >= nwords) has no input row of its own past the matrix
-            rows = [wid] if 0 <= wid < self.matrix.shape[0] else []
-            if self.maxn > 0 and wb != _EOS:
-                rows += self._ngram_rows(b"<" + wb + b">")
-            ids = np.asarray(rows, dtype=np.int64)
+            ids = self._compute_ids(wb)
             if self.cache_size:
                 if len(self._ids_cache) >= self.cache_size:
                     self._ids_cache.clear()
@@ -411,7 +444,11 @@ class WordVectors:
 
     def _many_ids(self, words: Sequence[bytes]) -> List[np.ndarray]:
         """:meth:`_ids` of many words; the n-grams of many new ASCII words are hashed in vectorised numpy."""
-        ids: List[Optional[np.ndarray]] = [self._ids_cache.get(w) for w in words]
+        if self._sub_offsets is not None:
+            ids: List[Optional[np.ndarray]] = [self._precomputed(w) for w in words]
+            ids = [i if i is not None else self._ids_cache.get(w) for w, i in zip(words, ids)]
+        else:
+            ids = [self._ids_cache.get(w) for w in words]
         new = list(dict.fromkeys(w for w, i in zip(words, ids) if i is None and w.isascii() and w != _EOS))
         if len(new) >= _VECTORISE_FROM and self.maxn > 0 and self._pruneidx is None:
             found = dict(zip(new, self._batch_ids(new)))
@@ -423,7 +460,13 @@ class WordVectors:
         return [i if i is not None else self._ids(w) for w, i in zip(words, ids)]
 
     def _batch_ids(self, words: List[bytes]) -> List[np.ndarray]:
-        """Rows of many ASCII words at once: the FNV-1a chains of every start position advance together."""
+        """Rows of many ASCII words at once (see :meth:`_batch_rows`), one array per word."""
+        flat, counts = self._batch_rows(words)
+        return np.split(flat, np.cumsum(counts)[:-1])
+
+    def _batch_rows(self, words: List[bytes]) -> Tuple[np.ndarray, np.ndarray]:
+        """``(rows, counts)``: every word's rows (its own row first, if any, then its n-grams) concatenated,
+        and how many each has. The FNV-1a chains of every start position of every word advance together."""
         bracketed = [b"<" + w + b">" for w in words]
         lengths = np.fromiter((len(b) for b in bracketed), dtype=np.int64, count=len(bracketed))
         buf = np.frombuffer(b"".join(bracketed), dtype=np.uint8)
@@ -440,12 +483,64 @@ class WordVectors:
             ok = (left >= n) & (n >= self.minn)
             keep[:, n - 1] = ok & (start != 0) & (left != 1) if n == 1 else ok
         rows = (hashes[keep] % np.uint32(self.bucket)).astype(np.int64) + self.nwords  # (i, n) order per word
-        per_word = np.bincount(owner, weights=keep.sum(axis=1), minlength=len(words)).astype(np.int64)
-        out = []
-        for w, part in zip(words, np.split(rows, np.cumsum(per_word)[:-1])):
-            wid = self._index.get(w, -1)
-            out.append(np.concatenate(([wid], part)) if 0 <= wid < self.matrix.shape[0] else part)
-        return out
+        ngram_counts = np.bincount(owner, weights=keep.sum(axis=1), minlength=len(words)).astype(np.int64)
+        wids = np.fromiter((self._index.get(w, -1) for w in words), dtype=np.int64, count=len(words))
+        own = (wids >= 0) & (wids < self.matrix.shape[0])
+        counts = ngram_counts + own
+        if not own.any():
+            return rows, counts
+        flat = np.empty(int(counts.sum()), dtype=np.int64)
+        is_own = np.zeros(len(flat), dtype=bool)
+        is_own[(np.cumsum(counts) - counts)[own]] = True  # a word's own row comes first, as in fastText
+        flat[is_own] = wids[own]
+        flat[~is_own] = rows
+        return flat, counts
+
+    def precompute_subwords(self) -> "WordVectors":
+        """Hash the n-grams of every dictionary word now, as fastText does while loading.
+
+        Afterwards a dictionary word's rows are a slice of one array, so the first lookup of a word costs
+        what fastText's does (without this, a word's n-grams are hashed when it is first asked for and then
+        cached). Costs about ``4 * rows`` bytes (35 rows per word for wiki.en's 3..6-grams) and a second or
+        so per 100,000 words. Returns ``self``; ``WordVectors.load(..., precompute_subwords=True)`` calls it.
+
+        >>> wv = WordVectors(["</s>", "bird"], np.zeros((12, 4), np.float32), minn=3, maxn=6, bucket=10)
+        >>> bool((wv.precompute_subwords()["bird"] == 0).all())
+        True
+        """
+        if self._sub_offsets is not None or self.maxn <= 0 or self._pruneidx is not None:
+            return self
+        entries = self._words[: min(self.nwords, self.matrix.shape[0])]
+        flats, counts = [], []
+        for s in range(0, len(entries), 16384):
+            chunk = entries[s:s + 16384]
+            fast = np.fromiter((w.isascii() and w != _EOS for w in chunk), dtype=bool, count=len(chunk))
+            # ASCII words hashed together in numpy; non-ASCII words and "</s>" one by one; merged in order
+            flat_fast, count_fast = self._batch_rows([w for w, f in zip(chunk, fast) if f])
+            slow = [self._compute_ids(w) for w, f in zip(chunk, fast) if not f]
+            count = np.zeros(len(chunk), dtype=np.int64)
+            count[fast] = count_fast
+            count[~fast] = [len(a) for a in slow]
+            flat = np.empty(int(count.sum()), dtype=np.int64)
+            from_fast = np.repeat(fast, count)
+            flat[from_fast] = flat_fast
+            flat[~from_fast] = np.concatenate(slow) if slow else np.zeros(0, np.int64)
+            flats.append(flat)
+            counts.append(count)
+        flat = np.concatenate(flats) if flats else np.zeros(0, np.int64)
+        dtype = np.int32 if self.matrix.shape[0] < 2 ** 31 else np.int64
+        offsets = np.concatenate(([0], np.cumsum(np.concatenate(counts) if counts else np.zeros(0, np.int64))))
+        # entry i's rows; a duplicate entry maps to the first one's (fastText's hash table finds that one)
+        self._sub_flat, self._sub_offsets = flat.astype(dtype), offsets
+        return self
+
+    def _precomputed(self, wb: bytes) -> Optional[np.ndarray]:
+        if self._sub_offsets is None:
+            return None
+        wid = self._index.get(wb, -1)
+        if wid < 0 or wid + 1 >= len(self._sub_offsets):
+            return None
+        return self._sub_flat[self._sub_offsets[wid]:self._sub_offsets[wid + 1]]
 
     # ------------------------------------------------------------------ vectors
     def _vectors(self, words: Sequence[bytes]) -> np.ndarray:
@@ -469,12 +564,13 @@ class WordVectors:
             acc = np.zeros((len(ids), self.dim), dtype=np.float32)
             for k in range(width):
                 n = int(active[k])
-                acc[:n] += self.matrix[index[:n, k]]
+                acc[:n] += self._rows[index[:n, k]]
             out[order] = acc * scale[order, None]
             return out
-        # Few words: one (words, rows, dim) gather, padded with masked-out rows, reduced over its middle axis
-        # (numpy adds along it one row after another; adding the padding's zeros changes nothing). np.add.reduceat
-        # would sum in another order. Chunks bound the memory of the padded gather.
+        # Few words: one gather of all their rows, scattered into a zero-padded (words, rows, dim) block and
+        # reduced over its middle axis, which numpy adds one row after another (fastText's order; adding the
+        # padding's zeros changes nothing; np.add.reduceat would sum in another order). Chunks bound the
+        # memory of the padded block.
         chunk = max(1, (1 << 24) // max(1, int(counts.max(initial=1)) * self.dim * 4))
         for s in range(0, len(ids), chunk):
             part = counts[s:s + chunk]
@@ -482,11 +578,9 @@ class WordVectors:
             if width == 0:
                 continue  # no row at all: zeros, as fastText
             mask = np.arange(width)[None, :] < part[:, None]
-            index = np.zeros(mask.shape, dtype=np.int64)
-            index[mask] = np.concatenate(ids[s:s + chunk])
-            rows = np.asarray(self.matrix[index], dtype=np.float32)
-            rows *= mask[:, :, None]
-            out[s:s + chunk] = rows.sum(axis=1) * scale[s:s + chunk, None]
+            padded = np.zeros(mask.shape + (self.dim,), dtype=np.float32)
+            padded[mask] = self._rows[np.concatenate(ids[s:s + chunk])]
+            out[s:s + chunk] = padded.sum(axis=1) * scale[s:s + chunk, None]
         return out
 
     def get_word_vectors(self, words: Sequence[str]) -> np.ndarray:
@@ -549,7 +643,7 @@ def _safetensors_header(path: Path) -> Tuple[dict, int]:
             raise CheckpointError(f"{path}: not a safetensors file (header length {n})")
         try:
             header = json.loads(f.read(n))
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise CheckpointError(f"{path}: not a safetensors file ({e})") from e
     return header, 8 + n
 
