@@ -5,6 +5,7 @@ import csv
 import math
 
 import pytest
+import torch
 
 from textgan.train import run_recipe
 from textgan.train.tasks_attngan import DAMSMTask
@@ -50,3 +51,16 @@ def test_stackgan_halves_every_20_epochs():
         Ctx.epoch = epoch
         task._epoch_lr(Ctx)
         assert task.optimizers["g"].param_groups[0]["lr"] == pytest.approx(want)
+
+
+def test_gan_int_cls_wrong_images_come_from_another_class():
+    from textgan.train.tasks_reed import _wrong_images
+
+    real = torch.arange(6.0).view(6, 1, 1, 1)
+    classes = torch.tensor([0, 0, 1, 1, 2, 2])
+    for seed in range(5):
+        picked = _wrong_images(real, classes, torch.Generator().manual_seed(seed)).view(-1).long()
+        assert (classes[picked] != classes).all()
+    same = _wrong_images(real, torch.zeros(6, dtype=torch.long), torch.Generator().manual_seed(0)).view(-1)
+    assert same.tolist() == torch.roll(real.view(-1), 1).tolist()  # no other class in the batch: rolled
+    assert _wrong_images(real, None, None).view(-1).tolist() == torch.roll(real.view(-1), 1).tolist()

@@ -2,7 +2,8 @@
 
 * :class:`GANINTCLSTask` (recipe ``gan-int-cls``): Reed et al. ``main_cls_int.lua`` (``variant="lua"``, the
   paper): D: ``BCE(D(x, t), 1) + 0.5·BCE(D(x̂, t), 0) + 0.5·BCE(D(G(z, t), t), 0)`` with x̂ a mismatched real
-  image (here the batch rolled by one), three separate D passes; G: BCE on a 1.5·B batch, the B texts then
+  image (of another class when the batch has ``class_id``, as the original; else the batch rolled by one),
+  three separate D passes; G: BCE on a 1.5·B batch, the B texts then
   B/2 midpoints of the two halves (GAN-INT, weight ``interp_weight``); every conv bias zeroed before each
   step; Adam (0.5, 0.999) lr 2e-4, lr × 0.5 every 100 epochs. ``variant="port"``: the aelnouby PyTorch port
   (label 0.9, unweighted mismatch term, + 100·feature matching + 50·L1, no interpolation).
@@ -138,7 +139,7 @@ class GANINTCLSTask(Task):
         set_epoch_lr(ctx, self.optimizers, self.base_lr, self.decay_every, self.lr_decay)
         real, text = batch["image"], self._text(batch)
         b = real.shape[0]
-        wrong = torch.roll(real, 1, 0)  # a real image of another caption
+        wrong = _wrong_images(real, batch.get("class_id"), ctx.generator)
         if self.variant == "lua":
             if self.zero_conv_bias:
                 _zero_conv_biases(self.netG, self.netD)
@@ -363,3 +364,17 @@ class SISGANTask(Task):
         images = g(g.normalize_input((real + 1) / 2), t, generator=torch.Generator().manual_seed(0)).image
         g.train(was)
         return torch.cat([real, images])
+
+
+def _wrong_images(real: torch.Tensor, class_ids: Any, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """Each image's mismatched real image: a random batch-mate of another class (the original's "wrong" image
+    is a random image of a different class); the batch rolled by one where classes are unknown or all equal."""
+    b = real.shape[0]
+    fallback = torch.roll(torch.arange(b), 1)
+    if class_ids is None or b < 2:
+        return real[fallback.to(real.device)]
+    cls = torch.as_tensor(class_ids).reshape(-1).cpu()
+    other = cls[None, :] != cls[:, None]
+    score = torch.where(other, torch.rand(b, b, generator=generator), torch.full((b, b), -1.0))
+    pick = torch.where(other.any(1), score.argmax(1), fallback)
+    return real[pick.to(real.device)]
