@@ -117,6 +117,49 @@ class _RestrictedUnpickler(pickle.Unpickler):
         )
 
 
+class _RestrictedPyUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
+    """The same restrictions on the pure-Python unpickler, used for files whose length fields claim more than
+    the file holds (see :func:`claims_beyond`): its memo is a dict and it reads what is there, where CPython's
+    C unpickler allocates a memo of the largest index and a buffer of the claimed size up front."""
+
+    def __init__(self, file: IO[bytes], *, what: str, encoding: str, allow_numpy: bool) -> None:
+        pickle._Unpickler.__init__(self, file, encoding=encoding, errors="strict")  # type: ignore[attr-defined]
+        self._what = what
+        self._allowed = {key: True for key in _BASIC_GLOBALS}
+        if allow_numpy:
+            self._allowed.update({key: True for key in _NUMPY_GLOBALS})
+
+    find_class = _RestrictedUnpickler.find_class
+    persistent_load = _RestrictedUnpickler.persistent_load
+
+
+# opcodes whose argument makes the C unpickler allocate in proportion to it: LONG_BINPUT (memo index),
+# BINBYTES, BINBYTES8, BYTEARRAY8 (buffer allocated before reading); (opcode byte, argument width)
+_SIZED_OPCODES = ((0x72, 4), (0x42, 4), (0x8E, 8), (0x96, 8))
+
+
+def claims_beyond(data: bytes) -> bool:
+    """True if any byte that could be one of :data:`_SIZED_OPCODES` is followed by a size larger than ``data``.
+
+    Every real such opcode is among the positions checked, so False means the C unpickler cannot be made to
+    allocate more than about 8x the file; True (also by chance, on data bytes) selects the pure-Python one.
+    """
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    n = arr.size
+    for opcode, width in _SIZED_OPCODES:
+        at = np.flatnonzero(arr[: max(0, n - width)] == opcode)
+        if at.size == 0:
+            continue
+        value = np.zeros(at.size, dtype=np.uint64)
+        for k in range(width):
+            value |= arr[at + 1 + k].astype(np.uint64) << np.uint64(8 * k)
+        if bool((value > n).any()):
+            return True
+    return False
+
+
 _READ_ERRORS: Tuple[type, ...] = (
     pickle.UnpicklingError,
     EOFError,
@@ -129,6 +172,8 @@ _READ_ERRORS: Tuple[type, ...] = (
     struct.error,
     OverflowError,
     MemoryError,
+    RecursionError,  # the pure-Python unpickler on deeply nested BUILD/REDUCE chains
+    SystemError,  # numpy's dtype.__setstate__ on a malformed state ("bad argument to internal function")
 )
 
 
@@ -165,7 +210,10 @@ def safe_load(path_or_fileobj: PathOrFile, *, encoding: str = "latin1", allow_nu
 def _load(f: IO[bytes], what: str, encoding: str, allow_numpy: bool) -> Any:
     if isinstance(f, io.TextIOBase):
         raise TypeError(f"{what}: safe_load needs a file opened in binary mode ('rb')")
-    unpickler = _RestrictedUnpickler(f, what=what, encoding=encoding, allow_numpy=allow_numpy)
+    # Read it all (bounded by the file's size) so the size claims can be checked before unpickling.
+    data = f.read()
+    cls = _RestrictedPyUnpickler if claims_beyond(data) else _RestrictedUnpickler
+    unpickler = cls(io.BytesIO(data), what=what, encoding=encoding, allow_numpy=allow_numpy)
     try:
         return unpickler.load()
     except UnsafePickleError:

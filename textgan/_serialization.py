@@ -12,10 +12,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional
 
 import torch
 import torch.nn as nn
@@ -25,7 +27,8 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from ._registry import get_model_entrypoint
 from ._weights import build_from_state_dict
-from .errors import CheckpointError, StateDictMismatchError
+from .errors import (ArchitectureMismatchError, CheckpointError, PretrainedNotFoundError, StateDictMismatchError,
+                     TextganError)
 
 FORMAT = "textgan-pipeline"
 FORMAT_VERSION = 1
@@ -58,17 +61,79 @@ def save_component(module: nn.Module, folder: Path, component: str) -> Dict[str,
 def load_component(folder: Path, entry: Mapping[str, Any], component: str,
                    dtype: Optional[torch.dtype] = None) -> nn.Module:
     """Build the module described by a config.json entry and load its safetensors file strictly."""
-    path = folder / entry["file"]
+    source = folder / "config.json"
+    file = entry.get("file") if isinstance(entry, Mapping) else None
+    config = entry.get("config", {}) if isinstance(entry, Mapping) else None
+    if not isinstance(file, str) or not isinstance(entry.get("model"), str) or not isinstance(config, Mapping):
+        raise CheckpointError(f"{source}: component {component!r} must be {{\"model\": name, \"file\": name, "
+                              f"\"config\": {{...}}}}, got {str(entry)[:200]}; convert the model again")
+    path = folder / check_relative(folder, file, f"component {component!r}")
     state = read_safetensors(path)
     entrypoint = get_model_entrypoint(entry["model"])
     what = f"{path} ({component}, model {entry['model']!r})"
     hint = "config.json and the weights disagree: re-run `textgan convert` or download the folder again"
-    return build_from_state_dict(lambda **cfg: entrypoint(**cfg), entry.get("config", {}), state, what, hint, dtype)
+    _check_config_values(config, state, source, component)
+    try:
+        return build_from_state_dict(lambda **cfg: entrypoint(**cfg), config, state, what, hint, dtype)
+    except TextganError:
+        raise
+    except (TypeError, ValueError, RuntimeError, OverflowError, KeyError, IndexError, ZeroDivisionError) as e:
+        raise ArchitectureMismatchError(f"{what}: the sizes in {source} cannot build the model "
+                                        f"({type(e).__name__}: {str(e)[:300]}); {hint}") from e
+
+
+def check_relative(folder: Path, name: Any, what: str) -> str:
+    """``name`` if it is a relative file name inside ``folder``; config.json comes from a download, so a name
+    in it must never point elsewhere (``/etc/...``, ``../..``)."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts \
+            or "\\" in name:
+        raise CheckpointError(f"{folder / 'config.json'}: {what} names the file {name!r}; file names must be "
+                              "relative paths inside the folder")
+    return name
+
+
+@contextlib.contextmanager
+def malformed_config(folder: Path) -> Iterator[None]:
+    """Turn what a malformed config.json breaks (a list where a dict belongs, a missing key, a size a model
+    refuses) into a CheckpointError that names the file; textgan's own errors pass through."""
+    try:
+        yield
+    except TextganError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as e:
+        raise CheckpointError(f"{folder / 'config.json'} is malformed ({type(e).__name__}: {str(e)[:300]}); "
+                              "download or convert the folder again") from e
+
+
+def _check_config_values(config: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: Path,
+                         component: str) -> None:
+    """Refuse implausible numbers before any module is built: a corrupt ``"num_layers": 10**20`` would
+    otherwise build layers for ever, and NaN or infinite sizes make no model."""
+    bound = max(1 << 16, sum(t.numel() for t in state.values()))  # no size exceeds the weights' element count
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return
+        if isinstance(value, int) and abs(value) > bound:
+            raise CheckpointError(f"{source}: {component} config {key}={value} is implausible for weights of "
+                                  f"{bound} elements; the file is corrupt: download or convert it again")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CheckpointError(f"{source}: {component} config {key}={value} is not a finite number")
+        if isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(f"{key}[{i}]", v)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{key}.{k}", v)
+
+    for k, v in config.items():
+        walk(str(k), v)
 
 
 def read_safetensors(path: Path) -> Dict[str, torch.Tensor]:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; the pretrained folder is incomplete (download or convert it again)")
+        raise PretrainedNotFoundError(f"{path}: missing; the pretrained folder is incomplete (download or convert it "
+                                      "again)")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
@@ -87,11 +152,14 @@ def read_config(folder: Path) -> Dict[str, Any]:
                                 "(make one with `textgan convert` or save_pretrained)")
     try:
         config = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e}); download or convert the folder again") from e
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: "[[[[..." nested too deep
+        raise CheckpointError(f"{path}: not valid JSON ({str(e)[:200]}); download or convert the folder again") from e
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a textgan config (expected \"format\": \"{FORMAT}\")")
-    if int(config.get("format_version", 0)) > FORMAT_VERSION:
+    version = config.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{path}: \"format_version\" must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: written by a newer textgan (format {config['format_version']}); upgrade textgan")
     return config
 
@@ -128,7 +196,17 @@ def _atomic(path: Path, write) -> None:
 
 def save_model(module: nn.Module, folder) -> Path:
     """Write one registered model as ``config.json`` + ``model.safetensors``;
-    ``textgan.create_model(name, pretrained=folder)`` loads it back."""
+    ``textgan.create_model(name, pretrained=folder)`` loads it back.
+
+    Examples:
+        >>> import tempfile
+        >>> G = textgan.dfgan(ngf=8, imsize=64)
+        >>> folder = textgan.save_model(G, tempfile.mkdtemp())
+        >>> sorted(p.name for p in folder.iterdir())
+        ['config.json', 'model.safetensors']
+        >>> textgan.create_model("dfgan", pretrained=str(folder)).config == G.config
+        True
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     entry = save_component(module, folder, "model")

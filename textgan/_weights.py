@@ -18,7 +18,7 @@ from .errors import CheckpointError, StateDictMismatchError, UnsafePickleError
 
 PathLike = Union[str, os.PathLike]
 
-__all__ = ["load_torch_file", "strip_prefix", "check_state_dict", "load_strict", "build_from_state_dict"]
+__all__ = ["load_torch_file", "load_trainer_checkpoint", "strip_prefix", "check_state_dict", "load_strict", "build_from_state_dict"]
 
 
 def load_torch_file(path: PathLike) -> Any:
@@ -44,6 +44,23 @@ def load_torch_file(path: PathLike) -> Any:
             f"{path}: cannot be read as a PyTorch checkpoint, it is truncated or of another format "
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); download it again"
         ) from e
+
+
+def load_trainer_checkpoint(path: PathLike) -> Any:
+    """A textgan trainer checkpoint (tensors, state dicts, RNG states) with ``weights_only=True`` too.
+
+    Resumed runs may use checkpoints someone else shared, so they get the same restricted unpickler; numpy's
+    RNG state (a tuple holding a uint32 array) needs four numpy globals, allowed here and nowhere else.
+    """
+    import numpy as np
+
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    allowed = [multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]  # MT19937's key array
+    with torch.serialization.safe_globals(allowed):
+        return load_torch_file(path)
 
 
 def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str = "module.") -> Dict[str, torch.Tensor]:

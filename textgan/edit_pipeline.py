@@ -26,6 +26,7 @@ depends only on the seed, its position, its image and its sentence, never on ``b
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import torch
 import torch.nn as nn
 
 from . import _serialization as ser
+from . import _validate as V
 from ._noise import normal_from_uniform, uniform
 from .errors import ArchitectureMismatchError, CheckpointError, EmptyPromptError
 from .pipelines import PIPELINE_LOADERS, PipelineMixin
@@ -76,6 +78,19 @@ class TextGuidedEditPipeline(PipelineMixin):
         resize_mode: ``"crop"`` (the original's, default) or ``"stretch"``; see the module docstring.
         discriminator: optional, kept so that ``save_pretrained`` writes it too.
         tag, source: the pretrained tag and the files these weights were converted from.
+
+    Examples:
+        A tiny pipeline from random weights (``textgan.load_pretrained("sisgan-birds")`` gives the converted one):
+
+        >>> import numpy as np
+        >>> from PIL import Image
+        >>> vectors = textgan.text.WordVectors(["a", "red", "bird"], np.ones((3, 5), np.float32))
+        >>> encoder = textgan.sisgan(part="text_encoder", embed_dim=5, hidden_dim=6)
+        >>> G = textgan.sisgan(channels=(3, 4, 5), vgg_widths=(2, 3, 4, 5), text_dim=6, cond_dim=4, num_residual=2)
+        >>> pipe = textgan.TextGuidedEditPipeline(vectors, encoder, G, image_size=16)
+        >>> out = pipe(Image.new("RGB", (40, 30)), "a red bird", generator=torch.Generator().manual_seed(0))
+        >>> out.images[0].size, tuple(out.model_images.shape)   # back at the input's size; the model's own output
+        ((40, 30), (1, 3, 16, 16))
     """
 
     def __init__(self, word_vectors: WordVectors, text_encoder: nn.Module, generator: nn.Module, *,
@@ -204,10 +219,10 @@ class TextGuidedEditPipeline(PipelineMixin):
         """
         if output_type not in ("pil", "np", "pt"):
             raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        V.check_int(batch_size, "batch_size")
+        V.check_generator(generator)
         images = _as_list(image, "image", None)
-        prompts = _as_list(prompt, "prompt", str)
+        prompts = V.check_prompts(prompt)
         total = max(len(images), len(prompts))
         if len(images) not in (1, total) or len(prompts) not in (1, total):
             raise ValueError(f"got {len(images)} images and {len(prompts)} prompts: pass one of either, or lists "
@@ -219,8 +234,8 @@ class TextGuidedEditPipeline(PipelineMixin):
         pixels, places = self.preprocess(images, resize_mode)
         if noise is None:
             noise = self.sample_noise(total, generator)
-        elif tuple(noise.shape) != (total, self.generator.cond_dim):
-            raise ValueError(f"noise must have shape ({total}, {self.generator.cond_dim}), got {tuple(noise.shape)}")
+        else:
+            V.check_noise(noise, (total, self.generator.cond_dim))
         device, dtype = self.device, self.dtype
         batches = self._batches(total, batch_size, progress, "textgan edit")
         chunks = []
@@ -347,11 +362,19 @@ def _open_rgb(item, index: int):
         if not path.is_file():
             raise FileNotFoundError(f"image {index}: no such file {path}")
         try:
-            with Image.open(path) as opened:
+            # from memory: PIL skips chunks with file.read(claimed length), which on a real file reserves
+            # whatever a corrupt length claims; BytesIO.read never returns (or reserves) more than there is
+            with Image.open(io.BytesIO(path.read_bytes())) as opened:
+                limit = Image.MAX_IMAGE_PIXELS  # PIL warns above it and refuses above twice it; we refuse above it
+                if limit and opened.size[0] * opened.size[1] > limit:
+                    raise Image.DecompressionBombError(f"{opened.size[0]} x {opened.size[1]} pixels")
                 opened.load()
                 item = opened.copy() if opened.mode == "RGB" else opened.convert("RGB")
-        except (UnidentifiedImageError, OSError) as e:
+        except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as e:  # PIL's plugins use all of them
             raise ValueError(f"image {index}: {path} is not an image PIL can read ({e})") from e
+        except Image.DecompressionBombError as e:  # a header claiming billions of pixels: refused before decoding
+            raise ValueError(f"image {index}: {path} claims more pixels than PIL's limit "
+                             f"(PIL.Image.MAX_IMAGE_PIXELS; {e}); resize it first") from e
         return item
     if not isinstance(item, Image.Image):
         raise TypeError(f"image {index}: expected a PIL image or a path, got {type(item).__name__} (for an array "

@@ -11,7 +11,6 @@ Environment variables are read at call time, not when ``huggingface_hub`` is imp
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -137,8 +136,9 @@ def _listed_files(config_path: Union[str, Path]) -> List[str]:
     try:
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{config_path} is not valid JSON ({e}); fetch it again with force_download=True") from e
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: "[[[[..." nesting
+        raise CheckpointError(f"{config_path} is not valid JSON ({str(e)[:200]}); fetch it again with "
+                              "force_download=True") from e
     files = config.get("files") if isinstance(config, dict) else None
     if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
         raise CheckpointError(
@@ -406,54 +406,29 @@ def download_url(
     *,
     sha256: Optional[str] = None,
     timeout: float = 60.0,
+    **kwargs,
 ) -> Path:
     """Download ``url`` to ``dest`` over plain HTTP(S), for the authors' original download locations.
 
-    The body is streamed into ``dest + ".part"`` and moved onto ``dest`` only once complete (and, with
-    ``sha256``, verified), so ``dest`` is never a partial file.
+    Runs :func:`textgan._download.download_url`: the body is streamed into ``dest + ".part"`` and moved onto
+    ``dest`` only once complete and (with ``sha256``) verified; interrupted downloads resume; 5xx answers,
+    dropped connections and timeouts are retried with backoff; a cross-process lock makes concurrent callers
+    download once; a ``dest + ".sha256"`` sidecar lets a corrupted cached copy be detected and fetched again.
 
     Args:
         url: the file's URL.
         dest: the destination file; its folder is created if needed.
-        sha256: expected hex digest; a mismatch deletes the download and raises CheckpointError.
+        sha256: expected hex digest; a mismatch deletes the download and raises ChecksumError.
         timeout: seconds to wait for the connection and for each read.
+        **kwargs: ``retries``, ``backoff``, ``resume``, ``lock_timeout`` of :func:`textgan._download.download_url`.
 
     Returns:
         ``dest`` as a Path.
 
     Raises:
-        PretrainedNotFoundError: HTTP error status or network failure, naming the url.
-        CheckpointError: the sha256 does not match (url, expected and actual digests named).
+        PretrainedNotFoundError: HTTP error status or network failure after the retries, naming the url.
+        ChecksumError: (a CheckpointError) the sha256 does not match (url, expected and actual digests named).
     """
-    import requests
+    from ._download import download_url as _download_url
 
-    dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    try:
-        with requests.get(url, stream=True, timeout=timeout) as response:
-            if response.status_code >= 400:
-                raise PretrainedNotFoundError(
-                    f"could not download {url}: HTTP {response.status_code} {response.reason}; the file may have "
-                    "moved: download it by hand and pass the local path instead"
-                )
-            with open(part, "wb") as f:
-                for chunk in response.iter_content(chunk_size=1 << 20):
-                    f.write(chunk)
-                    digest.update(chunk)
-    except requests.RequestException as e:  # includes a body cut short (urllib3 checks Content-Length)
-        part.unlink(missing_ok=True)
-        raise PretrainedNotFoundError(f"could not download {url}: {e}") from e
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    actual = digest.hexdigest()
-    if sha256 is not None and actual != sha256.strip().lower():
-        part.unlink(missing_ok=True)
-        raise CheckpointError(
-            f"sha256 mismatch for {url}: expected {sha256.strip().lower()}, got {actual}; the file is corrupt or was "
-            "replaced upstream, so it was not kept"
-        )
-    os.replace(part, dest)
-    return dest
+    return _download_url(url, dest, sha256=sha256, timeout=timeout, **kwargs)

@@ -19,12 +19,13 @@ import os
 import pickle
 import struct
 import zipfile
+import zlib
 from typing import Any, Dict, List, Union
 
 import numpy as np
 import torch
 
-from .._pickle import _latin1_encode, _resolve
+from .._pickle import _latin1_encode, _resolve, claims_beyond
 from ..errors import CheckpointError, UnsafePickleError
 
 __all__ = ["read_tensorlayer_npz", "read_tensorlayer_params"]
@@ -54,6 +55,18 @@ class _ArraysOnly(pickle.Unpickler):
         raise UnsafePickleError(f"{self._what}: refused a persistent id; nothing from the file was executed")
 
 
+class _ArraysOnlyPy(pickle._Unpickler):  # type: ignore[name-defined]
+    """:class:`_ArraysOnly` on the pure-Python unpickler, for pickles whose size fields claim more than the file
+    (see textgan._pickle.claims_beyond): CPython's C unpickler would allocate what they claim."""
+
+    def __init__(self, file, what: str) -> None:
+        pickle._Unpickler.__init__(self, file, encoding="latin1")  # type: ignore[attr-defined]
+        self._what = what
+
+    find_class = _ArraysOnly.find_class
+    persistent_load = _ArraysOnly.persistent_load
+
+
 def _read_npy(raw: bytes, what: str) -> np.ndarray:
     f = io.BytesIO(raw)
     try:
@@ -62,11 +75,13 @@ def _read_npy(raw: bytes, what: str) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    except (ValueError, SyntaxError, struct.error, EOFError) as e:
-        raise CheckpointError(f"{what}: not a .npy array ({e})") from e
+    except (ValueError, SyntaxError, struct.error, EOFError, IndexError, TypeError) as e:
+        raise CheckpointError(f"{what}: not a .npy array ({type(e).__name__}: {e})") from e
     if dtype.hasobject:
         try:
-            arr = _ArraysOnly(f, what).load()
+            rest = raw[f.tell():]
+            unpickler = _ArraysOnlyPy if claims_beyond(rest) else _ArraysOnly
+            arr = unpickler(io.BytesIO(rest), what).load()
         except UnsafePickleError:
             raise
         except Exception as e:  # the unpickler fails in many ways on garbage
@@ -95,8 +110,16 @@ def _members(path: PathLike) -> Dict[str, bytes]:
         raise FileNotFoundError(f"{path}: no such .npz file (check the path)")
     try:
         with zipfile.ZipFile(path) as z:
-            return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
+            members = [i for i in z.infolist() if not i.is_dir()]
+            for i in members:
+                # deflate expands at most ~1032x: a larger claimed size is a lie or a zip bomb; refuse it
+                # before decompressing anything
+                if i.file_size > 1100 * i.compress_size + (1 << 16):
+                    raise CheckpointError(f"{path}: member {i.filename!r} claims {i.file_size} bytes from "
+                                          f"{i.compress_size} compressed bytes; a corrupt file or a zip bomb")
+            return {i.filename: z.read(i) for i in members}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, ValueError,
+            zlib.error, RuntimeError, IndexError) as e:  # RuntimeError: an "encrypted" member (a flipped flag bit)
         raise CheckpointError(f"{path}: not a readable .npz (zip) file ({e}); download it again") from e
 
 

@@ -190,8 +190,8 @@ class Vocabulary:
             data = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise VocabularyError(f"{p}: not a JSON vocabulary file ({exc})") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: "[[[..."
+            raise VocabularyError(f"{p}: not a JSON vocabulary file ({str(exc)[:200]})") from exc
         return cls.from_dict(data, source=str(p))
 
     @classmethod
