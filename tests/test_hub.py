@@ -400,3 +400,27 @@ def test_download_url_http_404(fake_hub, tmp_path):
     with pytest.raises(PretrainedNotFoundError, match=f"could not download {url}: HTTP 404"):
         download_url(url, tmp_path / "missing.pth")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupted_cache_entry_is_detected_and_fetched_again(fake_hub, monkeypatch):
+    """A cached blob that no longer matches its ETag (the git blob sha1 / LFS sha256 it is named by) is
+    fetched again; offline, it is reported instead of being loaded."""
+    files = _pipeline()
+    fake_hub.add_commit(REPO, files)
+    path = resolve_pretrained_dir(f"hf-hub:{REPO}")
+    blob = (path / "model.safetensors").resolve()
+    good = blob.read_bytes()
+    blob.write_bytes(good[:-4] + b"XXXX")  # same size: only the content hash can tell
+    n = len(fake_hub.requests)
+    again = resolve_pretrained_dir(f"hf-hub:{REPO}")
+    assert (again / "model.safetensors").read_bytes() == good
+    assert any(r.method == "GET" and r.path.endswith("model.safetensors") for r in fake_hub.requests[n:])
+    n = len(fake_hub.requests)
+    resolve_pretrained_dir(f"hf-hub:{REPO}")  # verified once: no body fetched again
+    assert not any(r.method == "GET" and r.path.endswith("model.safetensors") for r in fake_hub.requests[n:])
+    blob = (again / "model.safetensors").resolve()
+    blob.write_bytes(good[:-4] + b"YYYY")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from textgan.errors import ChecksumError
+    with pytest.raises(ChecksumError, match="content hash"):
+        resolve_pretrained_dir(f"hf-hub:{REPO}")

@@ -11,6 +11,7 @@ Environment variables are read at call time, not when ``huggingface_hub`` is imp
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import List, Optional, Tuple, Union
 
 from ._registry import get_pretrained, list_pretrained
-from .errors import CheckpointError, PretrainedNotFoundError, UnknownModelError
+from .errors import CheckpointError, ChecksumError, PretrainedNotFoundError, UnknownModelError
 
 __all__ = ["HUB_PREFIX", "CONFIG_NAME", "resolve_pretrained_dir", "push_to_hub", "download_url"]
 
@@ -224,9 +225,24 @@ def _snapshot_from_hub(
                           offline=offline, source=source)
 
     def download(filename: str, rev: Optional[str]) -> str:
+        path = fetch(filename, rev, force_download)
+        if _verify_cached_blob(path, cache):
+            return path
+        # The cached copy no longer matches its content hash (disk error, an edit, a crash mid-write of
+        # another tool): fetch it again, unless offline.
+        if offline:
+            raise ChecksumError(f"{source!r}: the cached {filename} ({os.path.realpath(path)}) does not match its "
+                                "content hash and HF_HUB_OFFLINE is set: go online once, or delete that file")
+        path = fetch(filename, rev, True)
+        if not _verify_cached_blob(path, cache):
+            raise ChecksumError(f"{source!r}: {filename} downloaded from {_shown_endpoint(endpoint)} does not match "
+                                "its content hash (ETag) twice in a row; the server or a proxy corrupts it")
+        return path
+
+    def fetch(filename: str, rev: Optional[str], force: bool) -> str:
         try:
             return hf_hub_download(repo_id, filename, revision=rev, cache_dir=str(cache), endpoint=endpoint,
-                                   force_download=force_download, local_files_only=offline)
+                                   force_download=force, local_files_only=offline)
         except HFValidationError as e:
             raise UnknownModelError(f"{source!r}: {e}. Expected 'hf-hub:org/name'.") from e
         except Exception as e:
@@ -251,6 +267,42 @@ def _snapshot_from_hub(
     for filename in _listed_files(config_path):
         download(filename, commit)
     return snapshot
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SHA1_HEX = re.compile(r"[0-9a-f]{40}")
+
+
+def _verify_cached_blob(path: str, cache: Path) -> bool:
+    """Whether the Hub cache file behind ``path`` matches its name, the content hash the Hub sent as ETag
+    (sha256 for LFS files, the git blob sha1 otherwise). Hashed once per blob: a marker beside the cache,
+    keyed by size and mtime, spares the work on later loads. Files named otherwise are not checked."""
+    blob = Path(os.path.realpath(path))
+    etag = blob.name
+    if not (_SHA256_HEX.fullmatch(etag) or _SHA1_HEX.fullmatch(etag)):
+        return True
+    st = blob.stat()
+    stamp = f"{st.st_size} {st.st_mtime_ns}"
+    marker = cache.with_name(cache.name + ".textgan-verified") / etag
+    try:
+        if marker.read_text() == stamp:
+            return True
+    except OSError:
+        pass
+    h = hashlib.sha256() if len(etag) == 64 else hashlib.sha1(b"blob %d\0" % st.st_size)
+    with open(blob, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != etag:
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_name(f"{etag}.{os.getpid()}.tmp")
+        tmp.write_text(stamp)
+        os.replace(tmp, marker)
+    except OSError:
+        pass  # a read-only location: verified again next time
+    return True
 
 
 def _probe(repo_id: str, revision: Optional[str], endpoint: Optional[str], fail) -> None:
