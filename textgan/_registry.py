@@ -97,6 +97,10 @@ def list_models(pattern: Optional[str] = None, pretrained: bool = False) -> List
     """Registered model names, sorted; ``pattern`` is a shell wildcard (``"dfgan*"``).
 
     With ``pretrained=True`` only models that some pretrained tag provides weights for are listed.
+
+    Examples:
+        >>> textgan.list_models("dfgan*")
+        ['dfgan', 'dfgan2020', 'dfgan2020_discriminator', 'dfgan_condition_head', 'dfgan_discriminator']
     """
     names = sorted(_MODELS)
     if pretrained:
@@ -108,12 +112,26 @@ def list_models(pattern: Optional[str] = None, pretrained: bool = False) -> List
 
 
 def list_pretrained(pattern: Optional[str] = None) -> List[str]:
-    """Registered pretrained tags (``"dfgan-birds"``, ...), sorted."""
+    """Registered pretrained tags (``"dfgan-birds"``, ...), sorted.
+
+    Examples:
+        >>> textgan.list_pretrained("dfgan-*")
+        ['dfgan-birds', 'dfgan-coco']
+    """
     tags = sorted(_PRETRAINED)
     return [t for t in tags if not pattern or fnmatch.fnmatchcase(t, pattern)]
 
 
 def get_pretrained(tag: str) -> PretrainedTag:
+    """The metadata of a pretrained tag: dataset, licence, the authors' file, published metrics and protocol.
+
+    Examples:
+        >>> tag = textgan.get_pretrained("dfgan-birds")
+        >>> tag.dataset, tag.resolution, tag.original_filename
+        ('CUB-200-2011', 256, 'state_epoch_1220.pth')
+        >>> tag.metrics[0].name, tag.metrics[0].value
+        ('FID', 12.1)
+    """
     try:
         return _PRETRAINED[tag]
     except KeyError:
@@ -133,7 +151,12 @@ def get_model_entrypoint(name: str) -> Callable[..., nn.Module]:
 
 
 def model_info(name: str) -> Dict[str, object]:
-    """Family and the pretrained tags that provide weights for model ``name``."""
+    """Family and the pretrained tags that provide weights for model ``name``.
+
+    Examples:
+        >>> textgan.model_info("dfgan")["pretrained"]
+        ['dfgan-birds', 'dfgan-coco']
+    """
     get_model_entrypoint(name)
     return {
         "name": name,
@@ -163,10 +186,23 @@ def _resolve_tag(name: str, pretrained: str) -> PretrainedTag:
 def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
     """Build a registered model; with ``pretrained`` (a tag, a short name, a local directory or
     ``"hf-hub:org/name"``; ``True`` for the first tag that provides it) its weights are loaded strictly and
-    the sizes come from the weights' config."""
+    the sizes come from the weights' config.
+
+    Examples:
+        >>> G = textgan.create_model("dfgan", ngf=8, imsize=64)
+        >>> G.config["imsize"], G.config["ngf"]
+        (64, 8)
+    """
     entry = get_model_entrypoint(name)
     if pretrained is None or pretrained is False:
-        return entry(**kwargs)
+        try:
+            return entry(**kwargs)
+        except TypeError as e:  # an unknown keyword or a size of the wrong type
+            raise TypeError(f"create_model({name!r}, {_kwargs_text(kwargs)}): {e}; see the model's docstring "
+                            f"(help(textgan.{getattr(entry, '__name__', name)})) for its arguments") from e
+        except RuntimeError as e:  # torch refusing a size: negative, or more memory than there is
+            raise ValueError(f"create_model({name!r}, {_kwargs_text(kwargs)}) cannot build the model: "
+                             f"{str(e).splitlines()[0][:300]}; check the sizes") from e
     if pretrained is True:
         tags = [t.tag for t in _PRETRAINED.values() if name in t.parts]
         if not tags:
@@ -180,6 +216,10 @@ def create_model(name: str, pretrained=None, **kwargs) -> nn.Module:
         tag = _resolve_tag(name, pretrained)
         source, filename = tag.tag, tag.parts[name]  # resolved to its Hub repository by textgan.hub
     return load_model_weights(name, source, filename=filename, **kwargs)
+
+
+def _kwargs_text(kwargs) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())[:300]
 
 
 def _looks_like_location(value: str) -> bool:

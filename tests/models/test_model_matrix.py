@@ -27,6 +27,12 @@ SMALL = {
     "attngan": dict(ngf=2, nz=5, cond_dim=6, ca_dim=3, r_num=1, branch_num=2),
     "attngan_discriminator": dict(ndf=2, cond_dim=6, imsize=64),
     "damsm_image_encoder": dict(nef=5, width_divisor=16, input_size=107),  # 5x5 region features (299: 17x17)
+    "stackgan": dict(gf_dim=4, cond_dim=3, r_num=1, z_dim=5, text_dim=6, stage1_gf_dim=2),
+    "stackgan_stage1": dict(gf_dim=2, cond_dim=3, z_dim=5, text_dim=6),
+    "stackgan_discriminator": dict(df_dim=2, cond_dim=3),
+    "stackgan_stage1_discriminator": dict(df_dim=2, cond_dim=3),
+    "stackgan_tf": dict(gf_dim=4, cond_dim=3, r_num=1, z_dim=5, text_dim=6, stage1_gf_dim=2),
+    "stackgan_tf_stage1": dict(gf_dim=2, cond_dim=3, z_dim=5, text_dim=6),
 }
 
 
@@ -78,6 +84,13 @@ def example_inputs(name, cfg, batch=3, seed=0):
         return (torch.rand(batch, 3, cfg["imsize"], cfg["imsize"], generator=g) * 2 - 1,)
     if name == "damsm_image_encoder":
         return (torch.rand(batch, 3, 64, 64, generator=g) * 2 - 1,)
+    if name.startswith("stackgan") and not name.endswith("discriminator"):  # (text, noise, eps[, eps_stage1])
+        text, z = torch.randn(batch, cfg["text_dim"], generator=g), torch.randn(batch, cfg["z_dim"], generator=g)
+        eps = torch.randn(batch, cfg["cond_dim"], generator=g)
+        return (text, z, eps) if name.endswith("stage1") else (text, z, eps, torch.randn(batch, cfg["cond_dim"], generator=g))
+    if name.startswith("stackgan"):
+        size = 64 if "stage1" in name else 256
+        return (torch.rand(batch, 3, size, size, generator=g) * 2 - 1,)
     raise KeyError(name)
 
 
@@ -121,6 +134,12 @@ def expected_shapes(name, cfg, batch=3):
         s = ((s - 3) // 2 + 1) - 2  # max pool, Conv2d_4a_3x3
         s = ((s - 3) // 2 + 1 - 3) // 2 + 1  # max pool, Mixed_6a
         return [(batch, cfg["nef"], s, s), (batch, cfg["nef"])]
+    if name in ("stackgan_stage1", "stackgan_tf_stage1"):  # (image, mu, logvar); the authors' leading None dropped
+        return [(batch, 3, 64, 64)] + [(batch, cfg["cond_dim"])] * 2
+    if name in ("stackgan", "stackgan_tf"):
+        return [(batch, 3, 64, 64), (batch, 3, 256, 256)] + [(batch, cfg["cond_dim"])] * 2
+    if name in ("stackgan_discriminator", "stackgan_stage1_discriminator"):  # code, cond (, uncond) logits
+        return [(batch, 8 * cfg["df_dim"], 4, 4)] + [(batch,)] * (2 if name == "stackgan_discriminator" else 1)
     raise KeyError(name)
 
 
@@ -134,6 +153,12 @@ def _outputs(model, inputs, name):
     if name == "attngan_discriminator":  # both heads are part of this module
         out += [model.cond_logits(out[0], torch.randn(out[0].shape[0], model.config["cond_dim"])),
                 model.uncond_logits(out[0])]
+    if name.startswith("stackgan"):
+        out = [o for o in out if o is not None]  # STAGE1_G returns (None, image, mu, logvar)
+    if name in ("stackgan_discriminator", "stackgan_stage1_discriminator"):  # the heads are part of this module
+        out.append(model.get_cond_logits(out[0], torch.randn(out[0].shape[0], model.config["cond_dim"])))
+        if model.get_uncond_logits is not None:
+            out.append(model.get_uncond_logits(out[0]))
     return out
 
 
@@ -167,6 +192,8 @@ def test_backward_reaches_every_parameter(name):
     unused = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
     # the authors' D blocks own a 1x1 shortcut they never use when the width does not change
     unused = [n for n in unused if not n.endswith(("conv_s.weight", "conv_s.bias"))]
+    # StackGAN's Stage-II generator freezes the Stage-I it holds (requires_grad=False, as the authors' code)
+    unused = [n for n in unused if not (name in ("stackgan", "stackgan_tf") and n.startswith("STAGE1_G."))]
     assert not unused
 
 

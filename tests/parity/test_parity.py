@@ -21,10 +21,7 @@ from _paths import PARITY_DIR  # noqa: E402
 # fixture's JSON, for configuration the weights cannot tell (e.g. whether a block up-samples).
 
 # prefixes of families whose issues are still open: expected to fail (with NotImplementedError) until they land
-NOT_YET_IMPLEMENTED = {
-    "stackgan_ca_net": 5, "stackgan_stage1_G": 5, "stackgan_stage1_D": 5,
-    "stackgan_stage2_G": 5, "stackgan_stage2_D": 5,
-}
+NOT_YET_IMPLEMENTED = {}
 
 
 def _load_adapters():

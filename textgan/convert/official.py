@@ -18,6 +18,7 @@ from ..models import sema as _sema, ssagan as _ssagan
 from ..models import attngan as _attngan, inception as _inception
 from ..models import sisgan as _sisgan
 from ..models import charcnnrnn as _charcnnrnn, gan_int_cls as _gan_int_cls
+from ..models import stackgan as _stackgan, stackgan_tf as _stackgan_tf
 from ..models.damsm import text_encoder_config_from_state_dict
 from ..text.damsm import DAMSMTextEncoder
 
@@ -84,6 +85,13 @@ _WHAT.update(_gan_int_cls._WHAT, char_cnn_rnn="char-CNN-RNN text encoder (martin
 _CONFIG_FROM_STATE_DICT.update({k: _gan_int_cls.config_from_state_dict for k in _gan_int_cls.OFFICIAL_KINDS},
                                char_cnn_rnn=lambda kind, sd: _charcnnrnn.config_from_state_dict(sd))
 _HINTS.update({k: _gan_int_cls._HINT for k in _gan_int_cls.OFFICIAL_KINDS}, char_cnn_rnn=_charcnnrnn.HINT)
+# StackGAN-Pytorch (COCO); the TensorFlow release (birds, flowers) is read by stackgan_tf_from_checkpoint
+_CLASSES.update(_stackgan._CLASSES, stackgan_tf=_stackgan_tf.StackGANTFStage2G,
+                stackgan_tf_stage1=_stackgan_tf.StackGANTFStage1G)
+_WHAT.update(_stackgan._WHAT, stackgan_tf="StackGAN TensorFlow Stage-II generator (hr_g_net + g_net)",
+             stackgan_tf_stage1="StackGAN TensorFlow Stage-I generator (g_net)")
+_CONFIG_FROM_STATE_DICT.update({k: _stackgan.config_from_state_dict for k in _stackgan.OFFICIAL_KINDS})
+_HINTS.update({k: _stackgan._HINT for k in _stackgan.OFFICIAL_KINDS + _stackgan_tf.TF_KINDS})
 
 
 def official_kinds() -> list:
@@ -102,6 +110,17 @@ def load_official_state_dict(kind: str, checkpoint: Checkpoint, *, source: str =
     ``source`` then names it in error messages)."""
     if kind not in _CLASSES:
         raise ValueError(f"unknown kind {kind!r}; textgan.convert.official_kinds() lists: {', '.join(official_kinds())}")
+    if not isinstance(checkpoint, (Mapping, str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path or a loaded state dict, got {type(checkpoint).__name__}")
+    if kind in _stackgan.OFFICIAL_KINDS and _stackgan_tf.is_tf_checkpoint(checkpoint):
+        raise ArchitectureMismatchError(
+            f"{_source(checkpoint, source)}: a TensorFlow checkpoint (the StackGAN TF release for birds/flowers), "
+            f"whose network differs from the PyTorch COCO release asked for ({_WHAT[kind]}); use kind "
+            "'stackgan_tf' / 'stackgan_tf_stage1' (textgan.models.stackgan_tf.stackgan_tf_from_checkpoint, "
+            "`textgan convert stackgan-tf`)")
+    if kind in _stackgan_tf.TF_KINDS:
+        raise ValueError(f"kind {kind!r} is read from a TensorFlow checkpoint: use from_official({kind!r}, path) "
+                         "or textgan.models.stackgan_tf.stackgan_tf_from_checkpoint")
     obj = checkpoint if isinstance(checkpoint, Mapping) else load_torch_file(checkpoint)
     source = _source(checkpoint, source)
     what = _WHAT[kind]
@@ -117,6 +136,8 @@ def load_official_state_dict(kind: str, checkpoint: Checkpoint, *, source: str =
     elif isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     sd = strip_prefix(as_state_dict(obj, source, what))
+    if kind in _stackgan.OFFICIAL_KINDS:  # the right stage, BatchNorm counters of the 2017 files
+        return _stackgan.convert_official_state_dict(kind, sd, source)
     if kind in _sisgan.OFFICIAL_KINDS:  # BatchNorm counters, the VSE's txt_encoder / duplicate feat_extractor keys
         return _sisgan.convert_official_state_dict(kind, sd, source)
     # SSA-GAN has BatchNorms: files from PyTorch < 0.4.1 lack their num_batches_tracked (unused in eval)
@@ -139,7 +160,11 @@ def from_official(kind: str, checkpoint: Checkpoint, *, dtype: torch.dtype = Non
     Returns the module in eval mode. A file of another architecture raises
     :class:`textgan.errors.ArchitectureMismatchError` naming the keys at fault.
     """
+    if not isinstance(checkpoint, (Mapping, str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path or a loaded state dict, got {type(checkpoint).__name__}")
     source = _source(checkpoint, source)
+    if kind in _stackgan_tf.TF_KINDS:  # a TensorFlow checkpoint (path or {name: tensor}), matched by name pattern
+        return _stackgan_tf.stackgan_tf_from_checkpoint(checkpoint, 2 if kind == "stackgan_tf" else 1, dtype=dtype)
     sd = load_official_state_dict(kind, checkpoint, source=source)
     what = f"{source} as {_WHAT[kind]}"
     hint = _HINTS.get(kind, _HINTS.get(kind.split("_")[0], ""))

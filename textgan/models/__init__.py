@@ -3,3 +3,4 @@ from . import charcnnrnn, damsm, dfgan, gan_int_cls  # noqa: F401
 from . import sema, ssagan  # noqa: F401
 from . import attngan, inception  # noqa: F401
 from . import sisgan  # noqa: F401
+from . import stackgan, stackgan_pipeline, stackgan_tf  # noqa: F401

@@ -12,6 +12,10 @@ listed in :data:`CA_VARIANTS`, and adding one is adding an entry there:
   ``4·C`` outputs and a GLU halves them, so μ and logvar can be negative.
 * ``"relu"``: StackGAN v1 (``CA_NET`` of hanzhanggit/StackGAN-Pytorch): ``2·C`` outputs and a ReLU on all of
   them before the split, so μ ≥ 0 and logvar ≥ 0 (a quirk of that code, kept).
+* ``"tf"``: StackGAN TensorFlow (``generate_condition`` of hanzhanggit/StackGAN): ``2·C`` outputs, a leaky
+  ReLU (slope 0.2) before the split, and the second half is ``log σ``, so ``std = exp(log σ)`` (not
+  ``exp(logvar / 2)``); drawn ε is truncated to ±2 (``tf.truncated_normal``). The KL term is
+  :func:`textgan.losses.kl_loss` ``(mu, 2·log_sigma)``, which equals the TF code's ``KL_loss``.
 
 The parameter names (``fc.weight``, ``fc.bias``) are the authors', so their ``ca_net.*`` weights load as they are.
 """
@@ -29,17 +33,26 @@ __all__ = ["ConditioningAugmentation", "CA_VARIANTS", "reparametrize"]
 CA_VARIANTS: Dict[str, Tuple[int, Callable[[torch.Tensor], torch.Tensor]]] = {
     "glu": (4, lambda x: F.glu(x, dim=1)),  # first half · sigmoid(second half)
     "relu": (2, F.relu),
+    "tf": (2, lambda x: F.leaky_relu(x, 0.2)),
 }
+# variant -> s in std = exp(s · second half): the PyTorch codes hold log-variances, the TF code log σ
+_STD_SCALE = {"glu": 0.5, "relu": 0.5, "tf": 1.0}
 
 
 def reparametrize(mu: torch.Tensor, logvar: torch.Tensor, eps: Optional[torch.Tensor] = None,
-                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """``μ + ε·exp(logvar / 2)`` with ``ε`` given (same shape as ``mu``) or drawn from ``generator``.
+                  generator: Optional[torch.Generator] = None, std_scale: float = 0.5,
+                  truncate: bool = False) -> torch.Tensor:
+    """``μ + ε·exp(std_scale · logvar)`` with ``ε`` given (same shape as ``mu``) or drawn from ``generator``
+    (N(0, 1), or truncated to ±2 with ``truncate``, as ``tf.truncated_normal``).
 
     The product is formed as the authors do (``eps.mul(std).add_(mu)``), so an injected ε gives their bits.
     """
-    std = torch.exp(0.5 * logvar)
-    if eps is None:
+    std = torch.exp(std_scale * logvar) if std_scale != 1.0 else torch.exp(logvar)
+    if eps is None and truncate:
+        from .._noise import truncated_normal
+
+        eps = truncated_normal(tuple(mu.shape), generator).to(mu.device)
+    elif eps is None:
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     elif tuple(eps.shape) != tuple(mu.shape):
         raise ValueError(f"eps must have the shape of the condition {tuple(mu.shape)}, got {tuple(eps.shape)}")
@@ -52,12 +65,20 @@ class ConditioningAugmentation(nn.Module):
     Args:
         in_dim: sentence embedding width (AttnGAN: the 256-d DAMSM sentence; StackGAN: 1024-d char-CNN-RNN).
         cond_dim: width ``C`` of the condition (AttnGAN and StackGAN: 100 and 128).
-        variant: ``"glu"`` (AttnGAN, StackGAN++) or ``"relu"`` (StackGAN v1); see :data:`CA_VARIANTS`.
+        variant: ``"glu"`` (AttnGAN, StackGAN++), ``"relu"`` (StackGAN v1 PyTorch) or ``"tf"`` (StackGAN v1
+            TensorFlow, whose ``logvar`` output is log σ); see :data:`CA_VARIANTS`.
 
     Forward: ``(text_embedding (B, in_dim), eps=None (B, C), generator=None)`` → ``(c, mu, logvar)``, each
     (B, C). Without ``eps``, ε ~ N(0, 1) is drawn from ``generator`` (or the global RNG when ``None``) on the
     module's device, in evaluation mode too, as the authors' code does. The KL term of the papers is
     :func:`textgan.losses.kl_loss` ``(mu, logvar)``.
+
+    Examples:
+        >>> from textgan.nn import ConditioningAugmentation
+        >>> ca = ConditioningAugmentation(in_dim=256, cond_dim=100)
+        >>> c, mu, logvar = ca(torch.randn(2, 256), generator=torch.Generator().manual_seed(0))
+        >>> c.shape, mu.shape
+        (torch.Size([2, 100]), torch.Size([2, 100]))
     """
 
     def __init__(self, in_dim: int, cond_dim: int, variant: str = "glu") -> None:
@@ -87,7 +108,7 @@ class ConditioningAugmentation(nn.Module):
     def forward(self, text_embedding: torch.Tensor, eps: Optional[torch.Tensor] = None,
                 generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(text_embedding)
-        return reparametrize(mu, logvar, eps, generator), mu, logvar
+        return reparametrize(mu, logvar, eps, generator, _STD_SCALE[self.variant], self.variant == "tf"), mu, logvar
 
     def extra_repr(self) -> str:
         return f"in_dim={self.in_dim}, cond_dim={self.cond_dim}, variant={self.variant!r}"
