@@ -15,6 +15,7 @@ def test_ci_runs_the_readme_install_and_test_commands():
     commands = _bash_blocks(readme)
     install, test = commands[0], commands[1]
     assert install.startswith("pip install -e") and "torch==2.13.0" in install
+    assert "docs" in install  # CI builds the documentation (tests/test_docs.py) with the docs extra
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert install in ci and test in ci
     assert ci.index(install) < ci.index(test)

@@ -24,6 +24,7 @@ __all__ = [
     "UnknownModelError",
     "PretrainedNotFoundError",
     "OptionalDependencyError",
+    "MetricInputError",
     "DatasetError",
     "DatasetFileNotFoundError",
     "UnsafeArchiveError",
@@ -90,6 +91,10 @@ class PretrainedNotFoundError(TextganError, FileNotFoundError):
 
 class OptionalDependencyError(TextganError, ImportError):
     """An optional package (torchvision, h5py, ...) is needed for this feature."""
+
+
+class MetricInputError(TextganError, ValueError):
+    """Images, statistics or options that a metric (FID, IS, R-precision) cannot use."""
 
 
 class DatasetError(TextganError, ValueError):

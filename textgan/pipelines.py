@@ -30,8 +30,9 @@ import torch
 import torch.nn as nn
 
 from . import _serialization as ser
+from . import _validate as V
 from ._noise import normal_from_uniform, truncated_from_uniform, uniform
-from .errors import EmptyPromptError, VocabularyError
+from .errors import PretrainedNotFoundError, VocabularyError
 
 __all__ = ["TextToImagePipeline", "PipelineOutput", "load_pretrained"]
 
@@ -47,7 +48,13 @@ PIPELINE_LOADERS: Dict[str, Any] = {}
 @dataclass
 class PipelineOutput:
     """``images``: PIL images, an (N, H, W, C) float array in [0, 1], or an (N, C, H, W) tensor in [0, 1];
-    ``prompts``: the prompt of each image; ``noise``: the (N, nz) noise each image was made from."""
+    ``prompts``: the prompt of each image; ``noise``: the (N, nz) noise each image was made from.
+
+    Examples:
+        >>> out = textgan.load_pretrained()("a red circle", output_type="np", generator=torch.Generator().manual_seed(0))
+        >>> out.images.shape, out.prompts, tuple(out.noise.shape)
+        ((1, 64, 64, 3), ['a red circle'], (1, 64))
+    """
 
     images: Any
     prompts: List[str]
@@ -95,6 +102,13 @@ class TextToImagePipeline(PipelineMixin):
         truncation: default noise: a float ``t`` samples ``t × truncnorm(−2, 2)``; ``None`` samples N(0, 1).
         discriminator, condition_head: optional, kept so that ``save_pretrained`` writes them too.
         tag: the pretrained tag this pipeline was converted for, if any.
+
+    Examples:
+        >>> pipe = textgan.load_pretrained()   # a TextToImagePipeline (the embedded Shapes model)
+        >>> out = pipe(["a red circle", "a blue square"], num_images_per_prompt=2, output_type="pt",
+        ...            generator=torch.Generator().manual_seed(0))
+        >>> tuple(out.images.shape), out.prompts
+        ((4, 3, 64, 64), ['a red circle', 'a red circle', 'a blue square', 'a blue square'])
     """
 
     def __init__(self, tokenizer, text_encoder: nn.Module, generator: nn.Module, *, family: str,
@@ -201,9 +215,14 @@ class TextToImagePipeline(PipelineMixin):
         """
         if output_type not in ("pil", "np", "pt"):
             raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
-        if num_images_per_prompt < 1 or batch_size < 1:
-            raise ValueError("num_images_per_prompt and batch_size must be at least 1")
+        V.check_int(num_images_per_prompt, "num_images_per_prompt", maximum=V.MAX_IMAGES_PER_CALL)
+        V.check_int(batch_size, "batch_size")
+        V.check_generator(generator)
+        V.check_truncation(truncation)
         prompts = _as_prompt_list(prompt)
+        if len(prompts) * num_images_per_prompt > V.MAX_IMAGES_PER_CALL:
+            raise ValueError(f"{len(prompts)} prompts x {num_images_per_prompt} images is more than "
+                             f"{V.MAX_IMAGES_PER_CALL} images in one call; call the pipeline in chunks")
         inputs = getattr(self._plain_generator, "pipeline_inputs", ("noise", "sentence"))
         with_words = "words" in inputs or "word_mask" in inputs
         sentences, words = self._encode(prompts, 64, with_words)
@@ -213,8 +232,8 @@ class TextToImagePipeline(PipelineMixin):
         drawn, extra = self._draw(total, generator, truncation)
         if noise is None:
             noise = drawn
-        elif tuple(noise.shape) != (total, self.noise_dim):
-            raise ValueError(f"noise must have shape ({total}, {self.noise_dim}), got {tuple(noise.shape)}")
+        else:
+            V.check_noise(noise, (total, self.noise_dim))
         device, dtype = self.device, self.dtype
         batches = self._batches(total, batch_size, progress, "textgan")
         chunks = []
@@ -296,12 +315,26 @@ def load_pretrained(name_or_path: Union[str, os.PathLike] = "shapes-dfgan64", re
     package, so it loads offline.
 
     Loading is strict: a missing or unexpected key, or a vocabulary of the wrong size, is an error.
+
+    Examples:
+        >>> pipe = textgan.load_pretrained()   # the embedded 64 px Shapes model: offline, no download
+        >>> pipe("a large red circle", generator=torch.Generator().manual_seed(0)).images[0].size
+        (64, 64)
     """
     from .hub import resolve_pretrained_dir
-    from .text import TOKENIZER_TYPES
 
+    device, dtype = V.as_device(device), V.as_dtype(dtype)  # before any download
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"name_or_path must be a tag, a folder or 'hf-hub:org/name', got {type(name_or_path).__name__}")
     folder = resolve_pretrained_dir(name_or_path, revision=revision)
     config = ser.read_config(folder)
+    with ser.malformed_config(folder):  # a corrupt config.json gives a CheckpointError, whatever it breaks
+        return _load_folder(folder, config, device, dtype, with_discriminator)
+
+
+def _load_folder(folder, config, device, dtype, with_discriminator: bool) -> TextToImagePipeline:
+    from .text import TOKENIZER_TYPES
+
     if config.get("pipeline") in PIPELINE_LOADERS:
         return PIPELINE_LOADERS[config["pipeline"]](folder, config, device=device, dtype=dtype,
                                                     with_discriminator=with_discriminator)
@@ -316,7 +349,12 @@ def load_pretrained(name_or_path: Union[str, os.PathLike] = "shapes-dfgan64", re
     kind = tok_cfg.get("type", "words")
     if kind not in TOKENIZER_TYPES:
         raise ser.CheckpointError(f"{folder / 'config.json'}: unknown tokenizer type {kind!r}; upgrade textgan")
-    tokenizer = TOKENIZER_TYPES[kind].from_pretrained(folder, tok_cfg)
+    ser.check_relative(folder, tok_cfg.get("vocab", "vocab.json"), "tokenizer vocab")
+    try:
+        tokenizer = TOKENIZER_TYPES[kind].from_pretrained(folder, tok_cfg)
+    except FileNotFoundError as e:  # config.json names a vocabulary the folder does not have
+        raise PretrainedNotFoundError(f"{folder / 'config.json'}: the tokenizer's file is missing ({e}); download or "
+                                      "convert the folder again") from e
     encoder_words = getattr(modules["text_encoder"], "vocab_size", None)
     if encoder_words is not None and getattr(tokenizer, "vocab_size", encoder_words) != encoder_words:
         raise VocabularyError(
@@ -334,15 +372,7 @@ def load_pretrained(name_or_path: Union[str, os.PathLike] = "shapes-dfgan64", re
 
 
 def _as_prompt_list(prompt: Union[str, Sequence[str]]) -> List[str]:
-    if isinstance(prompt, str):
-        return [prompt]
-    prompts = list(prompt)
-    if not prompts:
-        raise EmptyPromptError("prompt: got an empty list of prompts; pass at least one sentence")
-    bad = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
-    if bad:
-        raise TypeError(f"prompt: entries {bad} are not strings")
-    return prompts
+    return V.check_prompts(prompt)
 
 
 def _image_output(out):

@@ -1,4 +1,13 @@
-"""Converters from the authors' original releases."""
+"""Converters from the authors' original releases.
+
+Examples:
+    Each reads a file as its authors released it (or the object it holds) and infers every size from the weights:
+
+    >>> G = textgan.dfgan(ngf=8, imsize=64)
+    >>> checkpoint = {"model": {"netG": G.state_dict()}}   # the layout of DF-GAN's state_epoch_*.pth
+    >>> textgan.convert.from_official("dfgan", checkpoint).config == G.config
+    True
+"""
 from .official import from_official, load_official_state_dict, official_kinds, pipeline_from_official
 
 __all__ = ["from_official", "load_official_state_dict", "official_kinds", "pipeline_from_official"]

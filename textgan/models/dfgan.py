@@ -2,7 +2,8 @@
 
 Original code: tobran/DF-GAN — the 2022 model at 78f14fd (``code/models/GAN.py``: ``NetG``, ``NetD``,
 ``NetC``) and the 2020 (arXiv v1) model at 9015356 (``code/model.py``: ``NetG``, ``NetD`` with its
-``COND_DNET``). The authors' code and weights are MIT-licensed.
+``COND_DNET``). Licence: the repository's LICENSE.md (since June 2022, before 78f14fd) is CC BY-NC-SA 4.0,
+which covers the 2022 release (non-commercial use); the 2020 code had no licence file.
 
 The two versions are not interchangeable (see docs/families/dfgan.md): 2022 derives its depth from the
 image size, conditions every affine on ``cat(noise, sentence)`` and has a separate condition head; 2020 has
@@ -265,7 +266,8 @@ def config_from_state_dict(model: str, sd: Mapping[str, torch.Tensor]) -> Dict[s
 
 # ------------------------------------------------------------------------------- registered models
 
-_DFGAN_LICENSE = "MIT (tobran/DF-GAN)"
+_DFGAN_LICENSE = "CC BY-NC-SA 4.0 (tobran/DF-GAN LICENSE.md)"
+_DFGAN2020_LICENSE = "none stated (no licence file in tobran/DF-GAN@9015356; the repository is CC BY-NC-SA 4.0 since 2022)"
 _DFGAN_PAPER = "Tao et al., DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis, CVPR 2022"
 _FID_PROTOCOL_2022 = (
     "DF-GAN 2022 test_FID.py: torchvision ImageNet Inception-v3 pool3 on float tensors (bilinear resize to 299), "
@@ -336,7 +338,7 @@ for _dataset, _tag, _drive, _te in (
 ):
     register_pretrained(PretrainedTag(
         tag=f"dfgan2020-{_tag}", family="dfgan2020", dataset=_dataset, resolution=256,
-        text_encoder=f"damsm-{_tag}", license=_DFGAN_LICENSE,
+        text_encoder=f"damsm-{_tag}", license=_DFGAN2020_LICENSE,
         paper="Tao et al., DF-GAN: Deep Fusion Generative Adversarial Networks for Text-to-Image Synthesis, arXiv 2020 (v1)",
         original_url=f"https://drive.google.com/file/d/{_drive}", original_filename="netG.pth",
         file_format="bare generator state dict", converter="dfgan2020", hub_id=f"textgan/dfgan2020-{_tag}",

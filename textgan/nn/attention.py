@@ -60,6 +60,15 @@ class WordAttention(nn.Module):
     ``exact=False`` computes the same with fewer copies (matrix products, no transposed copies; the attention
     comes back as a strided view): faster, equal up to float32 rounding; the default follows the authors'
     order of operations step by step.
+
+    Examples:
+        >>> from textgan.nn import WordAttention
+        >>> attention = WordAttention(query_dim=32, context_dim=16)
+        >>> weighted, attn = attention(torch.randn(2, 32, 8, 8), torch.randn(2, 16, 5))   # 5 words
+        >>> weighted.shape, attn.shape
+        (torch.Size([2, 32, 8, 8]), torch.Size([2, 5, 8, 8]))
+        >>> bool(torch.allclose(attn.sum(1), torch.ones(2, 8, 8)))   # a distribution over the words at every pixel
+        True
     """
 
     def __init__(self, query_dim: int, context_dim: int, mask_broadcast: str = "official") -> None:
@@ -126,6 +135,12 @@ def damsm_attention(words: torch.Tensor, regions: torch.Tensor, gamma1: float) -
     Returns ``(region context per word (B, D, n), attention (B, n, H, W))``. The scores
     ``regionsᵀ·words`` are first normalised over the **words** of each region, then scaled by ``gamma1`` and
     normalised over the **regions** of each word (the original's two softmaxes, not a single one).
+
+    Examples:
+        >>> from textgan.nn import damsm_attention
+        >>> context, attn = damsm_attention(torch.randn(2, 16, 5), torch.randn(2, 16, 17, 17), gamma1=4.0)
+        >>> context.shape, attn.shape
+        (torch.Size([2, 16, 5]), torch.Size([2, 5, 17, 17]))
     """
     batch, dim, n = words.shape
     height, width = regions.shape[2], regions.shape[3]

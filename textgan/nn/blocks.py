@@ -23,6 +23,11 @@ class ResidualDownBlock(nn.Module):
         in_channels, out_channels: channel counts.
         keep_unused_shortcut: own the 1×1 shortcut convolution even when ``in == out``. The authors' code
             always creates it (so their state dicts hold ``conv_s``), hence the default.
+
+    Examples:
+        >>> from textgan.nn import ResidualDownBlock
+        >>> ResidualDownBlock(8, 16)(torch.randn(2, 8, 32, 32)).shape
+        torch.Size([2, 16, 16, 16])
     """
 
     def __init__(
@@ -65,6 +70,11 @@ class FusionUpBlock(nn.Module):
         in_channels, out_channels: channel counts.
         upsample: nearest-neighbour ×2 before both paths (DF-GAN 2022's ``G_Block(upsample=True)``).
         hidden_dim: hidden width of the affine MLPs (``None``: the channel count, as in DF-GAN 2022).
+
+    Examples:
+        >>> from textgan.nn import FusionUpBlock
+        >>> FusionUpBlock(cond_dim=16, in_channels=32, out_channels=8)(torch.randn(2, 32, 8, 8), torch.randn(2, 16)).shape
+        torch.Size([2, 8, 16, 16])
     """
 
     def __init__(
@@ -110,6 +120,12 @@ class ConditionalLogitHead(nn.Module):
         hidden_channels: channels of the joint convolution (2·ndf in both versions).
 
     Shapes: features (B, C, 4, 4), sentence (B, cond_dim) → logits (B, 1, 1, 1).
+
+    Examples:
+        >>> from textgan.nn import ConditionalLogitHead
+        >>> head = ConditionalLogitHead(in_channels=64, cond_dim=16, hidden_channels=8)
+        >>> head(torch.randn(2, 64, 4, 4), torch.randn(2, 16)).shape
+        torch.Size([2, 1, 1, 1])
     """
 
     def __init__(self, in_channels: int, cond_dim: int, hidden_channels: int) -> None:

@@ -40,6 +40,13 @@ class Affine(nn.Module):
         hidden_dim: hidden width of both MLPs; ``None`` means ``num_features``.
 
     Shapes: ``x`` (B, C, H, W), ``y`` (B, cond_dim) → (B, C, H, W).
+
+    Examples:
+        >>> from textgan.nn import Affine
+        >>> affine = Affine(cond_dim=16, num_features=32)
+        >>> x = torch.randn(2, 32, 8, 8)
+        >>> bool(torch.equal(affine(x, torch.randn(2, 16)), x))   # the identity at initialisation
+        True
     """
 
     def __init__(self, cond_dim: int, num_features: int, hidden_dim: Optional[int] = None) -> None:
@@ -88,6 +95,11 @@ class DFBlock(nn.Module):
         num_features: channels of the feature map.
         hidden_dim: hidden width of the affine MLPs (``None``: ``num_features``, as in DF-GAN 2022).
         negative_slope: slope of the leaky ReLUs.
+
+    Examples:
+        >>> from textgan.nn import DFBlock
+        >>> DFBlock(cond_dim=16, num_features=32)(torch.randn(2, 32, 8, 8), torch.randn(2, 16)).shape
+        torch.Size([2, 32, 8, 8])
     """
 
     def __init__(

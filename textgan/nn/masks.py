@@ -29,6 +29,11 @@ class SemanticMaskPredictor(nn.Sequential):
         in_channels: channels of the feature map.
         hidden_channels: width of the hidden convolution (the authors hard-wire 100).
         eps, momentum: of the BatchNorm (SSA-GAN's synchronised BN: 1e-5, 0.1).
+
+    Examples:
+        >>> from textgan.nn import SemanticMaskPredictor
+        >>> SemanticMaskPredictor(32, hidden_channels=8)(torch.randn(2, 32, 8, 8)).shape
+        torch.Size([2, 1, 8, 8])
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 100, eps: float = 1e-5, momentum: float = 0.1) -> None:
@@ -51,6 +56,12 @@ def fusion_mask(logits: torch.Tensor, size: Optional[Sequence[int]] = None) -> t
     """The mask a stage hands to the next: logits resized bilinearly (``align_corners=True``), then sigmoid.
 
     The resize happens on the logits, before the sigmoid, as in SSA-GAN; ``size=None`` keeps the size.
+
+    Examples:
+        >>> from textgan.nn import fusion_mask
+        >>> mask = fusion_mask(torch.randn(2, 1, 8, 8), size=(16, 16))
+        >>> mask.shape, bool(((mask > 0) & (mask < 1)).all())
+        (torch.Size([2, 1, 16, 16]), True)
     """
     if size is not None and tuple(logits.shape[-2:]) != tuple(size):
         logits = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=True)
@@ -72,6 +83,12 @@ class MaskedBatchNormAffine(Affine):
         eps, momentum: of the BatchNorm.
 
     Shapes: ``x`` (B, C, H, W), ``y`` (B, cond_dim), ``mask`` (B, 1, H, W) → (B, C, H, W).
+
+    Examples:
+        >>> from textgan.nn import MaskedBatchNormAffine
+        >>> block = MaskedBatchNormAffine(cond_dim=16, num_features=32)
+        >>> block(torch.randn(2, 32, 8, 8), torch.randn(2, 16), torch.rand(2, 1, 8, 8)).shape
+        torch.Size([2, 32, 8, 8])
     """
 
     def __init__(self, cond_dim: int, num_features: int, hidden_dim: Optional[int] = None, eps: float = 1e-5,

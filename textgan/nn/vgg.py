@@ -54,6 +54,12 @@ class VGG16(nn.Module):
 
     ``forward(images)`` is torchvision's: features → avgpool → flatten → classifier (ImageNet logits).
     ``load_state_dict`` accepts torchvision's ``vgg16-397923af.pth`` / ``vgg16_bn-6c64b313.pth`` as they are.
+
+    Examples:
+        >>> from textgan.nn import VGG16
+        >>> vgg = VGG16(widths=(4, 4, 8, 8, 8), fc_dim=16, num_classes=10)   # VGG16() is the full-size network
+        >>> vgg(torch.randn(1, 3, 64, 64)).shape
+        torch.Size([1, 10])
     """
 
     def __init__(self, widths: Sequence[int] = VGG16_WIDTHS, batch_norm: bool = False, fc_dim: int = 4096,
