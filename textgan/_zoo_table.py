@@ -39,6 +39,8 @@ RELEASE_SIZES: Dict[str, Dict[str, object]] = {
     "sema-coco": dict(ngf=32, nz=100, cond_dim=256, affine_hidden=256),
     "gan-int-cls-birds": dict(ngf=128, nz=100, txt_dim=1024, nt=128),  # ..._ngf128_ndf64_600_net_G.t7
     "gan-int-cls-flowers": dict(ngf=128, nz=100, txt_dim=1024, nt=128),  # ..._ngf128_ndf128_200_net_G.t7
+    # StackGAN-v2's unconditional releases (eval_dog.yml etc.): no conditioning augmentation, no text input
+    **{f"stackgan-v2-{_name}": dict(b_condition=False) for _name in ("dog", "cat", "bedroom", "church")},
 }
 
 

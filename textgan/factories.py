@@ -45,6 +45,9 @@ gan_int_cls = _family("gan-int-cls", {"generator": "gan_int_cls", "discriminator
 sisgan = _family("sisgan", {"generator": "sisgan", "discriminator": "sisgan_discriminator",
                             "text_encoder": "sisgan_text_encoder", "embedding": "sisgan_vse"},
                  "SISGAN (Dong et al. 2017); ``pretrained=\"birds\"|\"flowers\"``.")
+stackgan_v2 = _family("stackgan-v2", {"generator": "stackgan_v2", "discriminator": "stackgan_v2_discriminator"},
+                      "StackGAN++ (StackGAN-v2); ``pretrained=\"birds\"`` (text-conditional) or ``\"dog\"``, "
+                      "``\"cat\"``, ``\"bedroom\"``, ``\"church\"`` (unconditional).")
 
 
 # runnable examples for the API pages (tests/test_docstrings.py runs them); small sizes, random weights
@@ -71,6 +74,10 @@ torch.Size([1, 3, 256, 256])""",
     gan_int_cls: """>>> G = textgan.gan_int_cls(ngf=8, nz=10, embed_dim=12, projected_dim=4)
 >>> G(torch.randn(2, 12), torch.randn(2, 10)).shape   # (text embedding, noise), the Torch7 order
 torch.Size([2, 3, 64, 64])""",
+    stackgan_v2: """>>> G = textgan.stackgan_v2(gf_dim=4, z_dim=5, emb_dim=6, text_dim=12, r_num=1, branch_num=2).eval()
+>>> images, mu, logvar = G(torch.randn(1, 5), torch.randn(1, 12), generator=torch.Generator().manual_seed(0))
+>>> [tuple(x.shape) for x in images]   # (noise, text embedding) -> one image per branch
+[(1, 3, 64, 64), (1, 3, 128, 128)]""",
     sisgan: """>>> G = textgan.sisgan(channels=(3, 4, 5), vgg_widths=(2, 3, 4, 5), text_dim=6, cond_dim=4, num_residual=2)
 >>> edited, mu, logvar = G(torch.rand(1, 3, 16, 16) * 2 - 1, torch.randn(1, 6), torch.randn(1, 4))
 >>> edited.shape   # (image, sentence, conditioning noise) -> edited image

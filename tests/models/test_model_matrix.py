@@ -33,6 +33,8 @@ SMALL = {
     "stackgan_stage1_discriminator": dict(df_dim=2, cond_dim=3),
     "stackgan_tf": dict(gf_dim=4, cond_dim=3, r_num=1, z_dim=5, text_dim=6, stage1_gf_dim=2),
     "stackgan_tf_stage1": dict(gf_dim=2, cond_dim=3, z_dim=5, text_dim=6),
+    "stackgan_v2": dict(gf_dim=4, z_dim=5, emb_dim=3, text_dim=6, r_num=1, branch_num=2),
+    "stackgan_v2_discriminator": dict(df_dim=2, emb_dim=3, imsize=64),
 }
 
 
@@ -84,6 +86,12 @@ def example_inputs(name, cfg, batch=3, seed=0):
         return (torch.rand(batch, 3, cfg["imsize"], cfg["imsize"], generator=g) * 2 - 1,)
     if name == "damsm_image_encoder":
         return (torch.rand(batch, 3, 64, 64, generator=g) * 2 - 1,)
+    if name == "stackgan_v2":  # (noise, text, eps)
+        return (torch.randn(batch, cfg["z_dim"], generator=g), torch.randn(batch, cfg["text_dim"], generator=g),
+                torch.randn(batch, cfg["emb_dim"], generator=g))
+    if name == "stackgan_v2_discriminator":  # (image, condition)
+        return (torch.rand(batch, 3, cfg["imsize"], cfg["imsize"], generator=g) * 2 - 1,
+                torch.randn(batch, cfg["emb_dim"], generator=g))
     if name.startswith("stackgan") and not name.endswith("discriminator"):  # (text, noise, eps[, eps_stage1])
         text, z = torch.randn(batch, cfg["text_dim"], generator=g), torch.randn(batch, cfg["z_dim"], generator=g)
         eps = torch.randn(batch, cfg["cond_dim"], generator=g)
@@ -138,6 +146,10 @@ def expected_shapes(name, cfg, batch=3):
         return [(batch, 3, 64, 64)] + [(batch, cfg["cond_dim"])] * 2
     if name in ("stackgan", "stackgan_tf"):
         return [(batch, 3, 64, 64), (batch, 3, 256, 256)] + [(batch, cfg["cond_dim"])] * 2
+    if name == "stackgan_v2":  # images per branch, mu, logvar
+        return [(batch, 3, 64 * 2 ** k, 64 * 2 ** k) for k in range(cfg["branch_num"])] + [(batch, cfg["emb_dim"])] * 2
+    if name == "stackgan_v2_discriminator":  # [cond, uncond] probabilities
+        return [(batch,), (batch,)]
     if name in ("stackgan_discriminator", "stackgan_stage1_discriminator"):  # code, cond (, uncond) logits
         return [(batch, 8 * cfg["df_dim"], 4, 4)] + [(batch,)] * (2 if name == "stackgan_discriminator" else 1)
     raise KeyError(name)
@@ -153,6 +165,8 @@ def _outputs(model, inputs, name):
     if name == "attngan_discriminator":  # both heads are part of this module
         out += [model.cond_logits(out[0], torch.randn(out[0].shape[0], model.config["cond_dim"])),
                 model.uncond_logits(out[0])]
+    if name in ("stackgan_v2", "stackgan_v2_discriminator"):  # ([images per branch], mu, logvar) / [cond, uncond]
+        out = [*out[0], *out[1:]]
     if name.startswith("stackgan"):
         out = [o for o in out if o is not None]  # STAGE1_G returns (None, image, mu, logvar)
     if name in ("stackgan_discriminator", "stackgan_stage1_discriminator"):  # the heads are part of this module

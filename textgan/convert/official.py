@@ -19,6 +19,7 @@ from ..models import attngan as _attngan, inception as _inception
 from ..models import sisgan as _sisgan
 from ..models import charcnnrnn as _charcnnrnn, gan_int_cls as _gan_int_cls
 from ..models import stackgan as _stackgan, stackgan_tf as _stackgan_tf
+from ..models import stackgan_v2 as _stackgan_v2
 from ..models.damsm import text_encoder_config_from_state_dict
 from ..text.damsm import DAMSMTextEncoder
 
@@ -92,6 +93,11 @@ _WHAT.update(_stackgan._WHAT, stackgan_tf="StackGAN TensorFlow Stage-II generato
              stackgan_tf_stage1="StackGAN TensorFlow Stage-I generator (g_net)")
 _CONFIG_FROM_STATE_DICT.update({k: _stackgan.config_from_state_dict for k in _stackgan.OFFICIAL_KINDS})
 _HINTS.update({k: _stackgan._HINT for k in _stackgan.OFFICIAL_KINDS + _stackgan_tf.TF_KINDS})
+# StackGAN-v2 / StackGAN++ (DataParallel 'module.' prefixes stripped below, like every kind)
+_CLASSES.update(_stackgan_v2._CLASSES)
+_WHAT.update(_stackgan_v2._WHAT)
+_CONFIG_FROM_STATE_DICT.update({k: _stackgan_v2.config_from_state_dict for k in _stackgan_v2.OFFICIAL_KINDS})
+_HINTS.update({k: _stackgan_v2._HINT for k in _stackgan_v2.OFFICIAL_KINDS})
 
 
 def official_kinds() -> list:
@@ -137,7 +143,10 @@ def load_official_state_dict(kind: str, checkpoint: Checkpoint, *, source: str =
         obj = obj["state_dict"]
     sd = strip_prefix(as_state_dict(obj, source, what))
     if kind in _stackgan.OFFICIAL_KINDS:  # the right stage, BatchNorm counters of the 2017 files
+        _stackgan_v2.reject_v2_file(kind, sd, source)  # a StackGAN-v2 file asked for as v1
         return _stackgan.convert_official_state_dict(kind, sd, source)
+    if kind in _stackgan_v2.OFFICIAL_KINDS:  # generator vs discriminator, BatchNorm counters of the 2017 files
+        return _stackgan_v2.convert_official_state_dict(kind, sd, source)
     if kind in _sisgan.OFFICIAL_KINDS:  # BatchNorm counters, the VSE's txt_encoder / duplicate feat_extractor keys
         return _sisgan.convert_official_state_dict(kind, sd, source)
     # SSA-GAN has BatchNorms: files from PyTorch < 0.4.1 lack their num_batches_tracked (unused in eval)
