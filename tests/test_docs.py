@@ -64,3 +64,15 @@ def test_readme_links_point_at_files_that_exist():
     targets = [t.split("#")[0] for t in links if "://" not in t and not t.startswith("#")]
     missing = [t for t in targets if t and not (ROOT / t).exists()]
     assert targets and not missing, f"README.md links to missing files: {missing}"
+
+
+def test_every_error_class_is_in_the_errors_page():
+    import inspect
+
+    import textgan.errors as E
+
+    page = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    names = [n for n, c in vars(E).items() if inspect.isclass(c) and issubclass(c, E.TextganError)
+             and c is not E.TextganError]
+    missing = [n for n in names if f"`{n}`" not in page]
+    assert not missing, f"docs/errors.md lacks rows for {missing}"

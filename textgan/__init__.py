@@ -11,14 +11,15 @@ from . import models  # noqa: F401  (registers every model and pretrained tag)
 from ._registry import create_model, get_pretrained, list_models, list_pretrained, model_info
 from ._serialization import save_model
 from .factories import (attngan, char_cnn_rnn, damsm_text_encoder, dfgan, dfgan2020, gan_int_cls, sema, sisgan,
-                        ssagan)
+                        ssagan, stackgan, stackgan_v2)
 from .pipelines import PipelineOutput, TextToImagePipeline, load_pretrained
 from .edit_pipeline import TextGuidedEditPipeline  # noqa: E402  (registers its loader with load_pretrained)
 from . import convert  # noqa: E402,F401
+from . import metrics  # noqa: E402,F401  (textgan.metrics.fid / inception_score / r_precision)
 
 __all__ = [
     "__version__", "create_model", "list_models", "list_pretrained", "get_pretrained", "model_info",
     "load_pretrained", "save_model", "TextToImagePipeline", "TextGuidedEditPipeline", "PipelineOutput",
     "dfgan", "dfgan2020", "attngan", "ssagan", "sema", "gan_int_cls", "sisgan", "char_cnn_rnn",
-    "damsm_text_encoder", "convert", "errors", "nn",
+    "damsm_text_encoder", "convert", "errors", "nn", "stackgan", "stackgan_v2",
 ]

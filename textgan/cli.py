@@ -191,6 +191,56 @@ def _convert_reed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stackgan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="netG_epoch_90.pth (PyTorch COCO release: a whole STAGE2_G) or, for stackgan-tf, "
+                                      "birds_model_164000.ckpt / flowers_model_130000.ckpt")
+    p.add_argument("--text-encoder", required=True, help="Reed's char-CNN-RNN .t7 giving the 1024-d embeddings")
+    p.add_argument("--discriminator", default=None, help="netD_epoch_last.pth, saved alongside (optional, PyTorch)")
+    p.add_argument("--tag", default=None, help="pretrained tag these files are, e.g. stackgan-coco")
+    p.add_argument("--tokenizer", default="default", choices=("default", "lua-demo", "pytorch-port"),
+                   help="char-CNN-RNN text front-end (see `textgan convert gan-int-cls --help`)")
+    p.add_argument("-o", "--output", required=True, help="folder to write")
+
+
+def _convert_stackgan(args: argparse.Namespace) -> int:
+    from .models.stackgan_pipeline import stackgan_pipeline
+
+    pipe = stackgan_pipeline(args.checkpoint, args.text_encoder, tag=args.tag, tokenizer=args.tokenizer,
+                             variant="tf" if args.family == "stackgan-tf" else "pytorch",
+                             discriminator=args.discriminator)
+    folder = pipe.save_pretrained(args.output)
+    print(f"wrote {folder} (load it with textgan.load_pretrained({str(folder)!r}) or --model {folder})")
+    return 0
+
+
+def _stackgan_v2_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="StackGAN-v2 netG_*.pth ('module.' keys; birds netG_210000.pth, or an "
+                                      "unconditional dog/cat/bedroom/church netG) or a netD*.pth")
+    p.add_argument("--text-encoder", default=None, help="char-CNN-RNN .t7 (1024-d) for a text pipeline (birds); "
+                                                          "without it only the network is converted")
+    p.add_argument("--tag", default=None, help="pretrained tag these files are, e.g. stackgan-v2-birds")
+    p.add_argument("-o", "--output", required=True, help="folder to write")
+
+
+def _convert_stackgan_v2(args: argparse.Namespace) -> int:
+    from ._serialization import save_model
+    from .convert.official import from_official
+    from .models.stackgan_v2 import stackgan_v2_pipeline
+
+    if args.text_encoder:
+        folder = stackgan_v2_pipeline(args.checkpoint, args.text_encoder, tag=args.tag).save_pretrained(args.output)
+        print(f"wrote {folder} (load it with textgan.load_pretrained({str(folder)!r}) or --model {folder})")
+        return 0
+    from ._weights import load_torch_file
+
+    sd = load_torch_file(args.checkpoint)
+    is_d = isinstance(sd, dict) and any(k.split(".", 1)[-1].startswith("img_code_s16.") for k in sd)
+    module = from_official("stackgan_v2_discriminator" if is_d else "stackgan_v2", sd, source=str(args.checkpoint))
+    folder = save_model(module, args.output)
+    print(f"wrote {folder} (load it with textgan.create_model({module.registry_name!r}, pretrained={str(folder)!r}))")
+    return 0
+
+
 # `textgan convert KIND ...`: kind -> (help, add_arguments(parser), run(args) -> exit code)
 CONVERT_COMMANDS = {
     "dfgan": ("DF-GAN 2022 state_epoch_*.pth + DAMSM text encoder -> textgan folder",
@@ -208,6 +258,12 @@ CONVERT_COMMANDS = {
                      _reed_arguments, _convert_reed),
     "gan-int-cls": ("GAN-INT-CLS *_net_G.t7 (+ --text-encoder lm_sje_*.t7 for a pipeline) -> textgan folder",
                     _gan_int_cls_arguments, _convert_reed),
+    "stackgan": ("StackGAN-Pytorch netG_epoch_90.pth (COCO) + char-CNN-RNN .t7 -> textgan folder",
+                 _stackgan_arguments, _convert_stackgan),
+    "stackgan-tf": ("StackGAN TensorFlow birds/flowers .ckpt + char-CNN-RNN .t7 -> textgan folder",
+                    _stackgan_arguments, _convert_stackgan),
+    "stackgan-v2": ("StackGAN-v2 netG_*.pth / netD*.pth (+ --text-encoder .t7 for the birds pipeline) -> textgan "
+                    "folder", _stackgan_v2_arguments, _convert_stackgan_v2),
     "tf-inspect": ("print the names, dtypes and shapes in a TensorFlow checkpoint (like TF's inspect_checkpoint)",
                    _tf_inspect_arguments, _tf_inspect),
 }
@@ -261,10 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="textgan train RECIPE --data shapes --out DIR [--key value ...]; recipe keys "
                                    "override as --section.name value or --name value (textgan.train.recipes)")
     p.add_argument("recipe", help="packaged recipe name or a recipe JSON file")
-    p.add_argument("--data", default=None, help="dataset: 'shapes' (or 'shapes:center')")
+    p.add_argument("--data", default=None, help="dataset: 'shapes' (or 'shapes:center'), or a folder as "
+                                                "'cub:PATH', 'flowers:PATH', 'coco:PATH'")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv, samples, pipeline/")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train, allow_extra=True)
+
+    from .metrics import _cli as eval_cli  # light: imports nothing heavy until run
+
+    p = sub.add_parser("eval", aliases=["evaluate"], help="FID / Inception Score of images or of a pipeline's samples")
+    eval_cli.add_arguments(p)
+    p.set_defaults(func=eval_cli.run)
 
     p = sub.add_parser("convert", help="convert the authors' files into a textgan folder")
     kinds = p.add_subparsers(dest="family", required=True, metavar="KIND")

@@ -56,6 +56,10 @@ class _Block(nn.Module):
     def w(self, channels: int) -> int:
         return channels // self._d
 
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        # The pool branch's input; the TF-ported FID and IS networks override it (textgan/metrics/inception.py).
+        return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
+
 
 class InceptionA(_Block):
     def __init__(self, in_channels: int, pool_features: int, d: int = 1) -> None:
@@ -73,7 +77,7 @@ class InceptionA(_Block):
         b1 = self.branch1x1(x)
         b5 = self.branch5x5_2(self.branch5x5_1(x))
         b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
+        bp = self.branch_pool(self._pool(x))
         return torch.cat([b1, b5, b3, bp], 1)
 
 
@@ -113,7 +117,7 @@ class InceptionC(_Block):
         bd = self.branch7x7dbl_1(x)
         for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
             bd = layer(bd)
-        bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
+        bp = self.branch_pool(self._pool(x))
         return torch.cat([b1, b7, bd, bp], 1)
 
 
@@ -156,7 +160,7 @@ class InceptionE(_Block):
         b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
         bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
-        bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
+        bp = self.branch_pool(self._pool(x))
         return torch.cat([b1, b3, bd, bp], 1)
 
 
