@@ -7,7 +7,16 @@ import torch
 
 # One intra-op thread: the suite's models are small, and OpenMP threads spinning on a busy 2-core machine made
 # small convolutions up to 100x slower. TEXTGAN_TEST_THREADS overrides.
-torch.set_num_threads(int(os.environ.get("TEXTGAN_TEST_THREADS", "1")))
+_TEST_THREADS = int(os.environ.get("TEXTGAN_TEST_THREADS", "1"))
+torch.set_num_threads(_TEST_THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _restore_thread_count():
+    """Tests that change torch's thread count (to match a fixture's, or to test threading) do not leak it."""
+    yield
+    if torch.get_num_threads() != _TEST_THREADS:
+        torch.set_num_threads(_TEST_THREADS)
 
 sys.path.insert(0, os.path.dirname(__file__))  # so tests can `from hub_server import FakeHub`
 

@@ -25,9 +25,15 @@ def _state(task):
     return {f"{name}.{k}": v for name, m in task.modules.items() for k, v in m.state_dict().items()}
 
 
-# Forked children start in well under a second (spawned interpreters re-import torch and textgan: ~25 s on the
-# shared 2-core machine), so both tests run in the default suite; spawn where fork is unavailable.
-_START = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+# Children come from a fork server that imported torch and the helpers once (fresh interpreters per child
+# re-import torch and textgan: ~25 s on the shared 2-core machine). Not plain fork: GNU OpenMP, which the
+# CPU wheels of torch use, is not fork-safe, and a child forked from a pytest process whose earlier tests ran
+# multi-threaded convolutions can hang in its first parallel region.
+if "forkserver" in mp.get_all_start_methods():
+    _START = "forkserver"
+    mp.get_context("forkserver").set_forkserver_preload(["torch", "_helpers"])
+else:
+    _START = "spawn"
 
 
 def _run_children(target, args_per_child, timeout=120):
