@@ -100,13 +100,19 @@ def word_vector_benchmark(args, report):
         t = time.perf_counter()
         pre = WordVectors.load(path, cache_size=0, precompute_subwords=True)
         load_pre = time.perf_counter() - t
+        t = time.perf_counter()
+        WordVectors.load(path, cache_size=0, precompute_vectors=True).save(Path(tmp) / "table.safetensors")
+        convert_table = time.perf_counter() - t
+        t = time.perf_counter()
+        tab = WordVectors.load(Path(tmp) / "table.safetensors", cache_size=0)  # memory-mapped, table included
+        load_tab = time.perf_counter() - t
         warm = WordVectors.load(path)
         invocab = [rng.choice(vocab[1:]) for _ in range(2000)]
         # sentences: every caption, a fifth of them with an out-of-vocabulary token (typos, rare words)
         sentences = [c + ([rng.choice(oov)] if i % 5 == 0 else []) for i, c in enumerate(captions)]
         all_words = [w for s in sentences for w in s]
         err = max(float(np.abs(wv.get_word_vectors(ws) - np.stack([model.get_word_vector(w) for w in ws])).max())
-                  for ws in (invocab, oov, all_words) for wv in (warm, pre))
+                  for ws in (invocab, oov, all_words) for wv in (warm, pre, tab))
         warm.get_word_vectors(all_words + invocab + oov)  # a warm cache, as after the first epoch
         cases = {
             "in-vocabulary word": (invocab, len(invocab)),
@@ -114,14 +120,17 @@ def word_vector_benchmark(args, report):
         }
         results = {}
         for label, (words, count) in cases.items():
-            runs = {"fastText": [], "textgan (no cache)": [], "textgan (precomputed)": [], "textgan (cache)": []}
+            runs = {"fastText": [], "textgan (no cache)": [], "textgan (precomputed)": [], "textgan (table)": [],
+                    "textgan (cache)": []}
             for _ in range(args.rounds):
                 runs["fastText"].append(count / _timeit(lambda: [model.get_word_vector(w) for w in words], 1))
                 runs["textgan (no cache)"].append(count / _timeit(lambda: [cold[w] for w in words], 1))
                 runs["textgan (precomputed)"].append(count / _timeit(lambda: [pre[w] for w in words], 1))
+                runs["textgan (table)"].append(count / _timeit(lambda: [tab[w] for w in words], 1))
                 runs["textgan (cache)"].append(count / _timeit(lambda: [warm[w] for w in words], 1))
             results[label + "s/s"] = {k: statistics.median(v) for k, v in runs.items()}
-        runs = {"fastText": [], "textgan (no cache)": [], "textgan (precomputed)": [], "textgan (cache)": []}
+        runs = {"fastText": [], "textgan (no cache)": [], "textgan (precomputed)": [], "textgan (table)": [],
+                    "textgan (cache)": []}
         for _ in range(args.rounds):
             runs["fastText"].append(len(sentences) / _timeit(
                 lambda: [np.stack([model.get_word_vector(w) for w in s]) for s in sentences], 1))
@@ -129,6 +138,8 @@ def word_vector_benchmark(args, report):
                 lambda: [cold.get_word_vectors(s) for s in sentences], 1))
             runs["textgan (precomputed)"].append(len(sentences) / _timeit(
                 lambda: [pre.get_word_vectors(s) for s in sentences], 1))
+            runs["textgan (table)"].append(len(sentences) / _timeit(
+                lambda: [tab.get_word_vectors(s) for s in sentences], 1))
             runs["textgan (cache)"].append(len(sentences) / _timeit(
                 lambda: [warm.get_word_vectors(s) for s in sentences], 1))
         results["sentences/s, one per call"] = {k: statistics.median(v) for k, v in runs.items()}
@@ -140,10 +151,12 @@ def word_vector_benchmark(args, report):
             return out
 
         batches = [sentences[s:s + 64] for s in range(0, len(sentences), 64)]
-        runs = {"fastText": [], "textgan (no cache)": [], "textgan (precomputed)": [], "textgan (cache)": []}
+        runs = {"fastText": [], "textgan (no cache)": [], "textgan (precomputed)": [], "textgan (table)": [],
+                    "textgan (cache)": []}
         for _ in range(args.rounds):
             for name, fn in (("fastText", fasttext_batch), ("textgan (no cache)", lambda b: cold.lookup(b)),
                              ("textgan (precomputed)", lambda b: pre.lookup(b)),
+                             ("textgan (table)", lambda b: tab.lookup(b)),
                              ("textgan (cache)", lambda b: warm.lookup(b))):
                 runs[name].append(len(sentences) / _timeit(lambda: [fn(b) for b in batches], 1))
         results["sentences/s, 64 per call, padded (B, T, 300)"] = {k: statistics.median(v) for k, v in runs.items()}
@@ -151,7 +164,9 @@ def word_vector_benchmark(args, report):
         "model": f"{len(vocab)} words, {args.bucket} buckets, 300-d, minn 3, maxn 6",
         "sentences": len(sentences), "mean words per sentence": round(len(all_words) / len(sentences), 1),
         "load_s": {"fastText": load_ft, "textgan (memory-mapped)": load_tg,
-                   "textgan (precompute_subwords=True)": load_pre}, "max_abs_diff": err,
+                   "textgan (precompute_subwords=True)": load_pre,
+                   "textgan (precompute_vectors=True, then save)": convert_table,
+                   "textgan (saved file with the table, memory-mapped)": load_tab}, "max_abs_diff": err,
         "throughput": results,
     }
 
@@ -213,13 +228,16 @@ def main():
         w = report["word_vectors"]
         print(f"\nword vectors: {w['model']}; {w['sentences']} sentences, {w['mean words per sentence']} words each")
         print(f"load: fastText {w['load_s']['fastText']:.2f} s, textgan {w['load_s']['textgan (memory-mapped)']:.2f} s, "
-              f"precomputed {w['load_s']['textgan (precompute_subwords=True)']:.2f} s;"
+              f"precomputed {w['load_s']['textgan (precompute_subwords=True)']:.2f} s, table: computed and saved "
+              f"{w['load_s']['textgan (precompute_vectors=True, then save)']:.2f} s, opened "
+              f"{w['load_s']['textgan (saved file with the table, memory-mapped)']:.2f} s;"
               f" max |textgan - fastText| = {w['max_abs_diff']:.1e}\n")
-        print("| lookups | fastText | textgan, first lookup | textgan, precompute_subwords | textgan, words seen before |"
-              "\n| --- | ---: | ---: | ---: | ---: |")
+        print("| lookups | fastText | textgan, first lookup | textgan, precompute_subwords | textgan, saved table |"
+              " textgan, words seen before |\n| --- | ---: | ---: | ---: | ---: | ---: |")
         for label, r in w["throughput"].items():
             cells = [f"{r[k]:,.0f}" if k in r else "-"
-                     for k in ("fastText", "textgan (no cache)", "textgan (precomputed)", "textgan (cache)")]
+                     for k in ("fastText", "textgan (no cache)", "textgan (precomputed)", "textgan (table)",
+                               "textgan (cache)")]
             print(f"| {label} | " + " | ".join(cells) + " |")
     print("\n| edits | generator forward | whole pipeline |\n| --- | ---: | ---: |")
     for label, r in report["edits"]["results"].items():

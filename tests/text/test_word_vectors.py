@@ -132,6 +132,22 @@ def test_precomputed_subwords_match_fasttext(trained):
                                    rtol=0, atol=1e-6)
 
 
+def test_precomputed_vectors_match_fasttext_and_are_saved(trained, tmp_path):
+    """precompute_vectors (a table of every dictionary word's vector) changes no bit; save() keeps the table and
+    load() maps it."""
+    model, path = trained
+    wv = WordVectors.load(path, cache_size=0, precompute_vectors=True)
+    assert wv._word_table is not None and wv._word_table.shape == (len(model.words), wv.dim)
+    words = model.words + _oov_words()[:200]
+    want = np.stack([model.get_word_vector(w) for w in words])
+    np.testing.assert_allclose(wv.get_word_vectors(words), want, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(wv.get_word_vectors(words), WordVectors.load(path).get_word_vectors(words))
+    saved = WordVectors.load(wv.save(tmp_path / "table.safetensors"), cache_size=0)
+    assert isinstance(saved._word_table, np.ndarray) and not saved._word_table.flags.writeable
+    np.testing.assert_array_equal(saved.get_word_vectors(words), wv.get_word_vectors(words))
+    np.testing.assert_array_equal(np.stack([saved[w] for w in words[:50]]), want[:50])
+
+
 def test_subwords_and_ids_match_fasttext(trained):
     model, path = trained
     wv = WordVectors.load(path)
