@@ -51,6 +51,11 @@ def sha256_file(path: PathLike) -> str:
     return digest.hexdigest()
 
 
+def file_record(path: PathLike) -> dict:
+    """``{"file": basename, "sha256": digest}``: how a converted pipeline's config.json names its source files."""
+    return {"file": os.path.basename(os.fspath(path)), "sha256": sha256_file(path)}
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout: Optional[float]) -> Iterator[None]:
     """An exclusive cross-process lock on ``path`` (created if needed), released on exit."""

@@ -25,7 +25,6 @@ depends only on the seed, its position, its image and its sentence, never on ``b
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
@@ -38,6 +37,7 @@ import torch
 import torch.nn as nn
 
 from . import _serialization as ser
+from ._download import file_record
 from . import _validate as V
 from ._noise import normal_from_uniform, uniform
 from .errors import ArchitectureMismatchError, CheckpointError, EmptyPromptError
@@ -324,7 +324,7 @@ class TextGuidedEditPipeline(PipelineMixin):
         files = {"generator": generator, "text_embedding": text_embedding, "discriminator": discriminator}
         if not isinstance(word_vectors, WordVectors):
             files["word_vectors"] = word_vectors
-        source = {name: {"file": os.path.basename(os.fspath(p)), "sha256": _digest(p)}
+        source = {name: file_record(p)
                   for name, p in files.items() if p is not None}
         source["converter"] = "textgan.TextGuidedEditPipeline.from_official"
         return cls(vectors, modules["text_encoder"], modules["generator"], image_size=image_size,
@@ -410,14 +410,6 @@ def _stretch(img, size: int):
     from PIL import Image
 
     return img.resize((size, size), Image.BILINEAR), {"box": None}
-
-
-def _digest(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_model_card(folder: Path, pipe: TextGuidedEditPipeline) -> None:

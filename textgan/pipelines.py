@@ -20,7 +20,6 @@ an image depends only on the seed, its position and its prompt.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union

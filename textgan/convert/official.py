@@ -212,7 +212,7 @@ def pipeline_from_official(family: str, checkpoint: Union[str, os.PathLike], *, 
             that text encoder uses.
         tag: the pretrained tag these files are (``"dfgan-birds"``), recorded in config.json.
     """
-    import hashlib
+    from .._download import file_record
 
     from ..pipelines import FAMILY_TRUNCATION, TextToImagePipeline
     from ..text import Tokenizer, Vocabulary
@@ -239,14 +239,7 @@ def pipeline_from_official(family: str, checkpoint: Union[str, os.PathLike], *, 
             f"{checkpoint} expects {modules['generator'].config['cond_dim']}-d sentences but {text_encoder} gives "
             f"{encoder.hidden_dim}-d ones: these files do not belong together")
 
-    def digest(path):
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-
-    source = {name: {"file": os.path.basename(os.fspath(p)), "sha256": digest(p)}
+    source = {name: file_record(p)
               for name, p in (("checkpoint", checkpoint), ("text_encoder", text_encoder), ("captions", captions))}
     source["converter"] = f"textgan.convert.pipeline_from_official({family!r})"
     return TextToImagePipeline(

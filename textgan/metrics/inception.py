@@ -16,7 +16,6 @@ No weights are bundled: :func:`load_inception` takes a path, or downloads the or
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Dict, Mapping, Union
@@ -229,11 +228,9 @@ class _EMAView(Mapping):
 
 
 def _sha256_prefix(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .._download import sha256_file
+
+    return sha256_file(path)
 
 
 def _cached_download(kind: str) -> Path:

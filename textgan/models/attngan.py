@@ -392,6 +392,32 @@ def _block3x3_lrelu(in_planes: int, out_planes: int) -> nn.Sequential:
     return nn.Sequential(_conv3x3(in_planes, out_planes), nn.BatchNorm2d(out_planes), nn.LeakyReLU(0.2, inplace=True))
 
 
+# D_NET64/128/256's image trunk after img_code_s16, in registration (= state-dict) order; StackGAN-v2's
+# discriminators have the same trunk under the same names
+_IMAGE_CODE_LAYERS = {64: (), 128: ("img_code_s32", "img_code_s32_1"),
+                      256: ("img_code_s32", "img_code_s64", "img_code_s64_1", "img_code_s64_2")}
+
+
+def _add_image_code(module: nn.Module, ndf: int, imsize: int) -> None:
+    """Give ``module`` the (B, 3, imsize, imsize) -> (B, 8 ndf, 4, 4) image trunk of D_NET{imsize}."""
+    module.img_code_s16 = _encode_by_16(ndf)
+    if imsize >= 128:
+        module.img_code_s32 = _down_block(ndf * 8, ndf * 16)
+    if imsize == 128:
+        module.img_code_s32_1 = _block3x3_lrelu(ndf * 16, ndf * 8)
+    elif imsize == 256:
+        module.img_code_s64 = _down_block(ndf * 16, ndf * 32)
+        module.img_code_s64_1 = _block3x3_lrelu(ndf * 32, ndf * 16)
+        module.img_code_s64_2 = _block3x3_lrelu(ndf * 16, ndf * 8)
+
+
+def _image_code(module: nn.Module, images: torch.Tensor, imsize: int) -> torch.Tensor:
+    x = module.img_code_s16(images)
+    for name in _IMAGE_CODE_LAYERS[imsize]:
+        x = getattr(module, name)(x)
+    return x
+
+
 def _encode_by_16(ndf: int) -> nn.Sequential:
     layers = [nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
     for i in range(3):
@@ -442,15 +468,7 @@ class AttnGANDiscriminator(nn.Module):
         if imsize not in (64, 128, 256):
             raise ValueError(f"imsize must be 64, 128 or 256 (D_NET64/128/256), got {imsize}")
         self.config = dict(ndf=ndf, cond_dim=cond_dim, imsize=imsize, uncond=uncond)
-        self.img_code_s16 = _encode_by_16(ndf)
-        if imsize == 128:
-            self.img_code_s32 = _down_block(ndf * 8, ndf * 16)
-            self.img_code_s32_1 = _block3x3_lrelu(ndf * 16, ndf * 8)
-        elif imsize == 256:
-            self.img_code_s32 = _down_block(ndf * 8, ndf * 16)
-            self.img_code_s64 = _down_block(ndf * 16, ndf * 32)
-            self.img_code_s64_1 = _block3x3_lrelu(ndf * 32, ndf * 16)
-            self.img_code_s64_2 = _block3x3_lrelu(ndf * 16, ndf * 8)
+        _add_image_code(self, ndf, imsize)
         self.UNCOND_DNET = AttnGANLogits(ndf, cond_dim, condition=False) if uncond else None
         self.COND_DNET = AttnGANLogits(ndf, cond_dim, condition=True)
 
@@ -458,12 +476,7 @@ class AttnGANDiscriminator(nn.Module):
         size = self.config["imsize"]
         if images.dim() != 4 or tuple(images.shape[1:]) != (3, size, size):
             raise ValueError(f"images must be (batch, 3, {size}, {size}), got {tuple(images.shape)}")
-        x = self.img_code_s16(images)
-        names = {128: ("img_code_s32", "img_code_s32_1"),
-                 256: ("img_code_s32", "img_code_s64", "img_code_s64_1", "img_code_s64_2")}.get(size, ())
-        for name in names:
-            x = getattr(self, name)(x)
-        return x
+        return _image_code(self, images, size)
 
     def cond_logits(self, code: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
         return self.COND_DNET(code, sentence)

@@ -583,7 +583,7 @@ def gan_int_cls_pipeline(generator, text_encoder, *, tag: Optional[str] = None, 
             characters → zero columns), ``"lua-demo"`` or ``"pytorch-port"``.
         discriminator: the matching ``..._net_D.t7`` (optional; saved alongside).
     """
-    import hashlib
+    from .._download import file_record
     import os
 
     from ..pipelines import FAMILY_TRUNCATION, TextToImagePipeline
@@ -611,14 +611,7 @@ def gan_int_cls_pipeline(generator, text_encoder, *, tag: Optional[str] = None, 
         raise ValueError(f"the tokenizer writes {tokenizer.max_length} characters but {text_encoder} reads "
                          f"{enc.doc_length}: use CharTokenizer(max_length={enc.doc_length})")
 
-    def digest(path):
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-
-    source = {name: {"file": os.path.basename(os.fspath(p)), "sha256": digest(p)}
+    source = {name: file_record(p)
               for name, p in (("generator", generator), ("text_encoder", text_encoder), ("discriminator", discriminator))
               if isinstance(p, (str, os.PathLike))}
     source["converter"] = "textgan.convert.gan_int_cls_pipeline"

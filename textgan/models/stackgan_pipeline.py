@@ -8,16 +8,16 @@ the PyTorch release from N(0, 1); this pipeline does the same for each.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from .. import _serialization as ser
+from .._download import file_record
 from .._noise import normal_from_uniform, truncated_from_uniform, uniform
 from ..errors import ArchitectureMismatchError
 from ..pipelines import PIPELINE_LOADERS, PipelineOutput, TextToImagePipeline, _convert
@@ -192,17 +192,10 @@ def stackgan_pipeline(generator, text_encoder, *, variant: str = "pytorch", tag:
             raise ValueError(f"tokenizer must be a CharTokenizer or one of {sorted(presets)}, got {tokenizer!r}")
         tokenizer = CharTokenizer(max_length=enc.doc_length, **presets[tokenizer])
 
-    def digest(path) -> str:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
-
     source: Dict[str, Any] = {}
     for name, p in (("generator", generator), ("text_encoder", text_encoder), ("discriminator", discriminator)):
         if isinstance(p, (str, os.PathLike)) and Path(p).is_file():
-            source[name] = {"file": os.path.basename(os.fspath(p)), "sha256": digest(p)}
+            source[name] = file_record(p)
     source["converter"] = f"textgan.models.stackgan_pipeline.stackgan_pipeline(variant={variant!r})"
     return StackGANPipeline(tokenizer, enc, gen, family="stackgan", truncation=None, discriminator=disc, tag=tag,
                             source=source)

@@ -32,8 +32,8 @@ from .._registry import Metric, PretrainedTag, register_model, register_pretrain
 from ..errors import ArchitectureMismatchError
 from ..nn.conditioning import ConditioningAugmentation
 from ..nn.masks import fill_batchnorm_counters
-from .attngan import (GLU, ImageHead, InitStage, ResBlock, UpBlock, _block3x3_lrelu, _conv3x3, _Derived, _down_block,
-                      _encode_by_16, _fold)
+from .attngan import (_IMAGE_CODE_LAYERS, GLU, ImageHead, InitStage, ResBlock, UpBlock, _add_image_code,
+                      _block3x3_lrelu, _conv3x3, _Derived, _fold, _image_code)
 
 __all__ = ["G_NET", "NEXT_STAGE_G", "D_NET", "config_from_state_dict", "convert_official_state_dict",
            "reject_v2_file", "OFFICIAL_KINDS", "stackgan_v2_pipeline"]
@@ -190,27 +190,16 @@ class D_NET(nn.Module):  # noqa: N801
     """
 
     registry_name = "stackgan_v2_discriminator"
-    _TRUNK = {64: (), 128: ("img_code_s32", "img_code_s32_1"),
-              256: ("img_code_s32", "img_code_s64", "img_code_s64_1", "img_code_s64_2")}
-
     def __init__(self, df_dim: int = 64, emb_dim: int = 128, imsize: int = 64, b_condition: bool = True) -> None:
         super().__init__()
-        if imsize not in self._TRUNK:
+        if imsize not in _IMAGE_CODE_LAYERS:
             raise ValueError(f"imsize must be 64, 128 or 256 (D_NET64/128/256), got {imsize}")
         b_condition = bool(b_condition)
         self.config = dict(df_dim=df_dim, emb_dim=emb_dim if b_condition else 0, imsize=imsize,
                            b_condition=b_condition)
         self.df_dim, self.ef_dim, self.b_condition = df_dim, emb_dim, b_condition
         ndf = df_dim
-        self.img_code_s16 = _encode_by_16(ndf)
-        if imsize == 128:
-            self.img_code_s32 = _down_block(ndf * 8, ndf * 16)
-            self.img_code_s32_1 = _block3x3_lrelu(ndf * 16, ndf * 8)
-        elif imsize == 256:
-            self.img_code_s32 = _down_block(ndf * 8, ndf * 16)
-            self.img_code_s64 = _down_block(ndf * 16, ndf * 32)
-            self.img_code_s64_1 = _block3x3_lrelu(ndf * 32, ndf * 16)
-            self.img_code_s64_2 = _block3x3_lrelu(ndf * 16, ndf * 8)
+        _add_image_code(self, ndf, imsize)
         self.logits = nn.Sequential(nn.Conv2d(ndf * 8, 1, kernel_size=4, stride=4), nn.Sigmoid())
         if b_condition:
             self.jointConv = _block3x3_lrelu(ndf * 8 + emb_dim, ndf * 8)
@@ -221,10 +210,7 @@ class D_NET(nn.Module):  # noqa: N801
         size = self.config["imsize"]
         if x_var.dim() != 4 or tuple(x_var.shape[1:]) != (3, size, size):
             raise ValueError(f"x_var must be (batch, 3, {size}, {size}) images, got {tuple(x_var.shape)}")
-        x = self.img_code_s16(x_var)
-        for name in self._TRUNK[size]:
-            x = getattr(self, name)(x)
-        return x
+        return _image_code(self, x_var, size)
 
     def forward(self, x_var: torch.Tensor, c_code: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
         x_code = self.encode(x_var)
