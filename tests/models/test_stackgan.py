@@ -16,6 +16,7 @@ from textgan.convert import from_official, read_tf_checkpoint  # noqa: E402
 from textgan.errors import ArchitectureMismatchError  # noqa: E402
 from textgan.losses import kl_loss  # noqa: E402
 from textgan.models.stackgan import STAGE1_G, STAGE2_G  # noqa: E402
+from textgan.models.stackgan_fast import OptimizedStackGAN  # noqa: E402
 from textgan.models.stackgan_tf import StackGANTFStage2G, stackgan_tf_from_checkpoint  # noqa: E402
 from textgan.nn import ConditioningAugmentation  # noqa: E402
 
@@ -169,6 +170,36 @@ def test_optimized_generator_matches_at_full_depth():
     torch.testing.assert_close(s1, outputs["stage1_img"], atol=1e-4, rtol=0)
     torch.testing.assert_close(mu, outputs["mu"], atol=1e-6, rtol=1e-5)
     assert fast.state_dict().keys() == net.state_dict().keys()
+
+
+def test_optimized_generator_winograd_kernels_match_the_plain_module(monkeypatch):
+    """The Winograd paths (16 px 3x3 convolutions, up blocks on the up-sampled map), forced onto a small net,
+    and the fallbacks that use the same stored weights (Winograd off, float64) agree with the plain module."""
+    from textgan.models import stackgan_fast
+
+    monkeypatch.setattr(stackgan_fast, "WINOGRAD_UP_MIN_CHANNELS", 1)  # every up block on maps <= 32 px
+    torch.manual_seed(0)
+    net = STAGE2_G(gf_dim=8, cond_dim=3, r_num=2, z_dim=5, text_dim=6, stage1_gf_dim=4).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):  # away from identity, so that folding is exercised
+                m.running_mean.normal_(0, 0.2), m.running_var.uniform_(0.5, 2), m.weight.uniform_(0.5, 1.5)
+    text, z, e1, e2 = torch.randn(3, 6), torch.randn(3, 5), torch.randn(3, 3), torch.randn(3, 3)
+    with torch.no_grad():
+        ref = net(text, z, e2, e1)
+    fast = OptimizedStackGAN(net)
+    assert fast._winograd_up == {"s1up1", "s1up2", "s1up3", "s1up4", "up1", "up2"}
+    assert {"joint", "res0a", "res1b"} <= fast._winograd_layers
+    for out in (fast(text, z, e2, e1), fast(text, z, e2, e1)):  # the second call: transformed weights cached
+        for got, want in zip(out, ref):
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+    assert fast._packed["res0a"].shape == (16, 32, 32) and fast._packed["up1"].shape == (9, 32, 16)
+    plain = OptimizedStackGAN(net, winograd=False)
+    assert not plain._winograd_up
+    torch.testing.assert_close(plain(text, z, e2, e1)[1], ref[1], atol=1e-4, rtol=0)
+    wide = fast.double()  # off the Winograd path: up blocks fold their 3x3 weight per call
+    torch.testing.assert_close(wide(text.double(), z.double(), e2.double(), e1.double())[1], ref[1].double(),
+                               atol=1e-4, rtol=0)
 
 
 def test_factory():
