@@ -20,6 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tf_writer as W  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
+import fuzzlib  # noqa: E402  (the seeded byte mutator shared with tests/security)
+
 from textgan.convert import ChecksumError, read_tensorlayer_npz, read_tf_checkpoint  # noqa: E402
 from textgan.errors import CheckpointError  # noqa: E402
 
@@ -82,30 +85,15 @@ def _numeric_ranges(prefix: Path):
 
 
 def _mutate(raw: bytes, rnd: random.Random):
-    n = len(raw)
-    kind = rnd.choice(["flip", "flip", "flip", "flips", "truncate", "extend", "delete", "insert", "varint"])
-    b = bytearray(raw)
-    if kind == "flip" and n:
-        pos = rnd.randrange(n)
+    """(kind, flipped position or None, bytes): a third of the cases flip one byte at a known place (a flip in
+    a numeric tensor must be reported as a bad checksum); the rest are the security harness's mutations."""
+    if raw and rnd.random() < 1 / 3:
+        b = bytearray(raw)
+        pos = rnd.randrange(len(b))
         b[pos] ^= rnd.randrange(1, 256)
-        return kind, pos, bytes(b)
-    if kind == "flips" and n:
-        for _ in range(rnd.randrange(2, 9)):
-            b[rnd.randrange(n)] = rnd.randrange(256)
-    elif kind == "truncate":
-        del b[rnd.randrange(n + 1):]
-    elif kind == "extend":
-        b += bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 64)))
-    elif kind == "delete" and n:
-        start = rnd.randrange(n)
-        del b[start:start + rnd.randrange(1, 16)]
-    elif kind == "insert":
-        pos = rnd.randrange(n + 1)
-        b[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 16)))
-    elif kind == "varint" and n:  # runs of continuation bits make long or huge varints (wrong lengths)
-        pos = rnd.randrange(n)
-        b[pos:pos + 6] = bytes([0xFF] * 5 + [0x7F])[:max(0, min(6, n - pos))]
-    return kind, None, bytes(b)
+        return "flip", pos, bytes(b)
+    kind, mutated = fuzzlib.mutate(raw, rnd)
+    return ("mutation-" + kind), None, mutated
 
 
 def _fuzz(cases, tmp_path, count: int, seed: int):
